@@ -1,0 +1,7 @@
+/*
+ * main.c: placeholder until the server lands.
+ */
+int main(void)
+{
+    return 0;
+}

@@ -1,0 +1,109 @@
+/*
+ * util.c: allocation that dies on failure, whole-file reads and path joining
+ * for configuration load, and the wall clock. See util.h.
+ */
+#include "util.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static void oom(void)
+{
+    fputs("hubgate: out of memory\n", stderr);
+    abort();
+}
+
+void *hg_xmalloc(size_t n)
+{
+    void *p = malloc(n != 0 ? n : 1);
+    if (p == NULL)
+        oom();
+    return p;
+}
+
+void *hg_xcalloc(size_t count, size_t n)
+{
+    void *p = calloc(count != 0 ? count : 1, n != 0 ? n : 1);
+    if (p == NULL)
+        oom();
+    return p;
+}
+
+void *hg_xrealloc(void *p, size_t n)
+{
+    p = realloc(p, n != 0 ? n : 1);
+    if (p == NULL)
+        oom();
+    return p;
+}
+
+char *hg_xstrdup(const char *s)
+{
+    return hg_xstrndup(s, strlen(s));
+}
+
+char *hg_xstrndup(const char *s, size_t n)
+{
+    char *p = hg_xmalloc(n + 1);
+    memcpy(p, s, n);
+    p[n] = '\0';
+    return p;
+}
+
+char *hg_xasprintf(const char *fmt, ...)
+{
+    va_list ap;
+    char *s;
+    va_start(ap, fmt);
+    int n = vasprintf(&s, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        oom();
+    return s;
+}
+
+char *hg_read_file(const char *path, size_t *len)
+{
+    FILE *fp = fopen(path, "rb");
+    if (fp == NULL)
+        return NULL;
+    size_t cap = 4096, n = 0;
+    char *buf = hg_xmalloc(cap);
+    for (;;) {
+        size_t got = fread(buf + n, 1, cap - n - 1, fp);
+        n += got;
+        if (n + 1 < cap)
+            break;
+        cap *= 2;
+        buf = hg_xrealloc(buf, cap);
+    }
+    int failed = ferror(fp);
+    fclose(fp);
+    if (failed) {
+        free(buf);
+        errno = EIO;
+        return NULL;
+    }
+    buf[n] = '\0';
+    if (len != NULL)
+        *len = n;
+    return buf;
+}
+
+char *hg_path_join(const char *basedir, const char *path)
+{
+    if (path[0] == '/' || basedir == NULL || basedir[0] == '\0')
+        return hg_xstrdup(path);
+    return hg_xasprintf("%s/%s", basedir, path);
+}
+
+uint64_t hg_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
