@@ -1,0 +1,193 @@
+/*
+ * audit_record.c: the audit record itself: allocation, forwarded pairs, and
+ * the JSON shape that the JSON Lines store, the admin API and the CLI share.
+ *
+ * Kept apart from the queue and the writer (audit.c) because the query side
+ * builds the same records from SQLite rows and must print them the same way.
+ * Strings come from the outside world (User-Agent, token claims), so the JSON
+ * conversion repairs invalid UTF-8 rather than losing the field. See audit.h.
+ */
+#include "audit.h"
+#include "util.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static const char *const decisions[] = {HG_AUDIT_FORWARDED,           HG_AUDIT_REJECTED_AUTH,  HG_AUDIT_REJECTED_SCOPE,
+                                        HG_AUDIT_REJECTED_VALIDATION, HG_AUDIT_REJECTED_ROUTE, HG_AUDIT_UPSTREAM_ERROR,
+                                        HG_AUDIT_REJECTED_OTHER};
+
+const char *hg_audit_decision_find(const char *s)
+{
+    for (size_t i = 0; i != sizeof(decisions) / sizeof(decisions[0]); ++i)
+        if (strcmp(decisions[i], s) == 0)
+            return decisions[i];
+    return NULL;
+}
+
+hg_audit_record_t *hg_audit_record_new(void)
+{
+    hg_audit_record_t *r = hg_xcalloc(1, sizeof(*r));
+    r->ts_ms = (int64_t)hg_now_ms();
+    r->inputs_received = r->inputs_forwarded = r->duplicates = r->coerced = r->dropped_fields = -1;
+    r->num_errors = -1;
+    r->duration_ms = r->upstream_ms = -1;
+    return r;
+}
+
+void hg_audit_record_free(hg_audit_record_t *r)
+{
+    if (r == NULL)
+        return;
+    char *strings[] = {r->request_id,       r->route,          r->method,         r->path,
+                       r->issuer,           r->subject,        r->client,         r->scope_used,
+                       r->from_object_type, r->to_object_type, r->hubspot_status, r->hubspot_correlation_id,
+                       r->body_sha256,      r->client_addr,    r->user_agent,     r->error};
+    for (size_t i = 0; i != sizeof(strings) / sizeof(strings[0]); ++i)
+        free(strings[i]);
+    for (size_t i = 0; i != 2 * r->num_pairs; ++i)
+        free(r->pairs[i]);
+    free(r->pairs);
+    free(r);
+}
+
+void hg_audit_record_add_pair(hg_audit_record_t *r, const char *from, const char *to)
+{
+    if (r->num_pairs == r->pairs_cap) {
+        r->pairs_cap = r->pairs_cap != 0 ? r->pairs_cap * 2 : 8;
+        r->pairs = hg_xrealloc(r->pairs, 2 * r->pairs_cap * sizeof(*r->pairs));
+    }
+    r->pairs[2 * r->num_pairs] = hg_xstrdup(from);
+    r->pairs[2 * r->num_pairs + 1] = hg_xstrdup(to);
+    ++r->num_pairs;
+}
+
+char *hg_audit_format_ts(int64_t ts_ms, char *buf, size_t size)
+{
+    int64_t secs = ts_ms / 1000, ms = ts_ms % 1000;
+    if (ms < 0) {
+        ms += 1000;
+        --secs;
+    }
+    time_t t = (time_t)secs;
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    size_t n = strftime(buf, size, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(buf + n, size - n, ".%03dZ", (int)ms);
+    return buf;
+}
+
+/* length of the valid UTF-8 sequence at s (RFC 3629: no overlongs, no surrogates, <= U+10FFFF), 0 if invalid */
+static size_t utf8_seq(const unsigned char *s)
+{
+    if (s[0] < 0x80)
+        return 1;
+    size_t n;
+    unsigned lo = 0x80, hi = 0xbf;
+    if (s[0] >= 0xc2 && s[0] <= 0xdf) {
+        n = 2;
+    } else if (s[0] >= 0xe0 && s[0] <= 0xef) {
+        n = 3;
+        if (s[0] == 0xe0)
+            lo = 0xa0;
+        else if (s[0] == 0xed)
+            hi = 0x9f;
+    } else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
+        n = 4;
+        if (s[0] == 0xf0)
+            lo = 0x90;
+        else if (s[0] == 0xf4)
+            hi = 0x8f;
+    } else {
+        return 0;
+    }
+    if (s[1] < lo || s[1] > hi)
+        return 0;
+    for (size_t i = 2; i != n; ++i)
+        if (s[i] < 0x80 || s[i] > 0xbf)
+            return 0;
+    return n;
+}
+
+json_t *hg_audit_json_string(const char *s)
+{
+    if (s == NULL)
+        return json_null();
+    json_t *j = json_string(s);
+    if (j != NULL)
+        return j;
+    size_t len = strlen(s);
+    char *fixed = hg_xmalloc(len + 1), *out = fixed;
+    for (const unsigned char *p = (const unsigned char *)s; *p != '\0';) {
+        size_t n = utf8_seq(p);
+        if (n == 0) {
+            *out++ = '?';
+            ++p;
+        } else {
+            memcpy(out, p, n);
+            out += n;
+            p += n;
+        }
+    }
+    *out = '\0';
+    j = json_string(fixed);
+    free(fixed);
+    return j;
+}
+
+static json_t *int_or_null(int64_t v, int64_t absent)
+{
+    return v == absent ? json_null() : json_integer(v);
+}
+
+static json_t *ms_or_null(double v)
+{
+    if (!(v >= 0) || isinf(v))
+        return json_null();
+    return json_real(round(v * 1000) / 1000);
+}
+
+json_t *hg_audit_record_to_json(const hg_audit_record_t *r)
+{
+    char ts[40];
+    json_t *o = json_object();
+    json_object_set_new(o, "ts", json_string(hg_audit_format_ts(r->ts_ms, ts, sizeof(ts))));
+    json_object_set_new(o, "request_id", hg_audit_json_string(r->request_id));
+    json_object_set_new(o, "route", hg_audit_json_string(r->route));
+    json_object_set_new(o, "method", hg_audit_json_string(r->method));
+    json_object_set_new(o, "path", hg_audit_json_string(r->path));
+    json_object_set_new(o, "decision", hg_audit_json_string(r->decision));
+    json_object_set_new(o, "status", int_or_null(r->status, 0));
+    json_object_set_new(o, "upstream_status", int_or_null(r->upstream_status, 0));
+    json_object_set_new(o, "issuer", hg_audit_json_string(r->issuer));
+    json_object_set_new(o, "subject", hg_audit_json_string(r->subject));
+    json_object_set_new(o, "client", hg_audit_json_string(r->client));
+    json_object_set_new(o, "scope_used", hg_audit_json_string(r->scope_used));
+    json_object_set_new(o, "from_object_type", hg_audit_json_string(r->from_object_type));
+    json_object_set_new(o, "to_object_type", hg_audit_json_string(r->to_object_type));
+    json_object_set_new(o, "inputs_received", int_or_null(r->inputs_received, -1));
+    json_object_set_new(o, "inputs_forwarded", int_or_null(r->inputs_forwarded, -1));
+    json_object_set_new(o, "duplicates", int_or_null(r->duplicates, -1));
+    json_object_set_new(o, "coerced", int_or_null(r->coerced, -1));
+    json_object_set_new(o, "dropped_fields", int_or_null(r->dropped_fields, -1));
+    json_object_set_new(o, "hubspot_status", hg_audit_json_string(r->hubspot_status));
+    json_object_set_new(o, "num_errors", int_or_null(r->num_errors, -1));
+    json_object_set_new(o, "hubspot_correlation_id", hg_audit_json_string(r->hubspot_correlation_id));
+    json_object_set_new(o, "duration_ms", ms_or_null(r->duration_ms));
+    json_object_set_new(o, "upstream_ms", ms_or_null(r->upstream_ms));
+    json_object_set_new(o, "body_sha256", hg_audit_json_string(r->body_sha256));
+    json_object_set_new(o, "client_addr", hg_audit_json_string(r->client_addr));
+    json_object_set_new(o, "user_agent", hg_audit_json_string(r->user_agent));
+    json_object_set_new(o, "error", hg_audit_json_string(r->error));
+    json_t *pairs = json_array();
+    for (size_t i = 0; i != r->num_pairs; ++i) {
+        json_t *p = json_object();
+        json_object_set_new(p, "from", hg_audit_json_string(r->pairs[2 * i]));
+        json_object_set_new(p, "to", hg_audit_json_string(r->pairs[2 * i + 1]));
+        json_array_append_new(pairs, p);
+    }
+    json_object_set_new(o, "pairs", pairs);
+    return o;
+}
