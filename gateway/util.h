@@ -32,6 +32,9 @@ char *hg_read_file(const char *path, size_t *len);
  */
 char *hg_path_join(const char *basedir, const char *path);
 
+/* RFC 3339 UTC with milliseconds ("2026-11-29T10:00:00.123Z") into buf (at least 25 bytes); returns buf */
+char *hg_format_time_ms(char *buf, size_t size, uint64_t unix_ms);
+
 /* milliseconds since the Unix epoch, from the real-time clock */
 uint64_t hg_now_ms(void);
 
