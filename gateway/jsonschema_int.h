@@ -47,6 +47,10 @@ typedef struct st_js_num_t {
 typedef struct st_js_regex_t {
     pcre2_code *code; /* NULL when absent */
     char *source;     /* as written in the schema, for messages */
+    /* "^[0-9]{1,20}$" and its kind (one anchored ASCII class, repeated): matched without PCRE2 */
+    int simple;
+    uint8_t set[16]; /* bit c set: ASCII byte c is in the class */
+    size_t min, max;
 } js_regex_t;
 
 typedef struct st_js_prop_t {

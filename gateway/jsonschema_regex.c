@@ -23,6 +23,12 @@
  * mapped to the short ones PCRE2 10.42 knows. Known gap: \S inside a
  * character class keeps PCRE2's ASCII meaning.
  *
+ * The most common shape of an id pattern, one ASCII character class repeated
+ * between anchors ("^[0-9]{1,20}$", "^\\d+$", "^[A-Za-z0-9_-]{1,64}$"), is also
+ * recognized at load and then matched by a byte table without PCRE2: every
+ * byte in the class and the length in bounds (UTF-8 bytes of non-ASCII
+ * characters are never in an ASCII class, so bytes and characters agree).
+ *
  * Matching runs under a match context with match and depth limits, so that a
  * hostile subject cannot make a backtracking pattern run for minutes; hitting
  * a limit fails the keyword (fail closed).
@@ -191,6 +197,82 @@ static char *translate(const char *src, size_t len, size_t *outlen)
     return b.s;
 }
 
+static void set_bit(js_regex_t *re, unsigned char c)
+{
+    re->set[c >> 3] |= (uint8_t)(1u << (c & 7));
+}
+
+static int parse_number(const char *s, size_t len, size_t *i, size_t *out)
+{
+    size_t start = *i, v = 0;
+    while (*i < len && s[*i] >= '0' && s[*i] <= '9' && *i - start < 9)
+        v = v * 10 + (size_t)(s[(*i)++] - '0');
+    *out = v;
+    return *i != start && !(*i < len && s[*i] >= '0' && s[*i] <= '9') ? 0 : -1;
+}
+
+/* recognizes ^ATOM QUANTIFIER$ where ATOM is \d, \w or a class of ASCII literals and ranges; 1 when simple */
+static int parse_simple(js_regex_t *re, const char *s, size_t len)
+{
+    size_t i = 0;
+    memset(re->set, 0, sizeof(re->set));
+    if (len < 3 || s[i++] != '^')
+        return 0;
+    if (s[i] == '\\' && i + 1 < len && (s[i + 1] == 'd' || s[i + 1] == 'w')) {
+        for (int c = 0; c != 128; ++c)
+            if ((c >= '0' && c <= '9') || (s[i + 1] == 'w' && ((c | 0x20) >= 'a' && (c | 0x20) <= 'z')) ||
+                (s[i + 1] == 'w' && c == '_'))
+                set_bit(re, (unsigned char)c);
+        i += 2;
+    } else if (s[i] == '[') {
+        ++i;
+        if (i < len && (s[i] == '^' || s[i] == ']'))
+            return 0;
+        while (i < len && s[i] != ']') {
+            unsigned char lo = (unsigned char)s[i];
+            if (lo == '\\' || lo == '[' || lo >= 0x80)
+                return 0;
+            unsigned char hi = lo;
+            if (i + 2 < len && s[i + 1] == '-' && s[i + 2] != ']') {
+                hi = (unsigned char)s[i + 2];
+                if (hi == '\\' || hi == '[' || hi >= 0x80 || hi < lo)
+                    return 0;
+                i += 3;
+            } else {
+                ++i;
+            }
+            for (unsigned c = lo; c <= hi; ++c)
+                set_bit(re, (unsigned char)c);
+        }
+        if (i == len)
+            return 0;
+        ++i;
+    } else {
+        return 0;
+    }
+    if (i < len && s[i] == '{') {
+        ++i;
+        if (parse_number(s, len, &i, &re->min) != 0)
+            return 0;
+        re->max = re->min;
+        if (i < len && s[i] == ',') {
+            ++i;
+            re->max = SIZE_MAX;
+            if (i < len && s[i] != '}' && (parse_number(s, len, &i, &re->max) != 0 || re->max < re->min))
+                return 0;
+        }
+        if (i >= len || s[i++] != '}')
+            return 0;
+    } else if (i < len && (s[i] == '+' || s[i] == '*' || s[i] == '?')) {
+        re->min = s[i] == '+' ? 1 : 0;
+        re->max = s[i] == '?' ? 1 : SIZE_MAX;
+        ++i;
+    } else {
+        re->min = re->max = 1;
+    }
+    return i + 1 == len && s[i] == '$';
+}
+
 int js_regex_compile(js_compiler_t *cc, js_regex_t *re, const char *source, size_t len, const char *ptr)
 {
     re->source = hg_xstrndup(source, len);
@@ -213,6 +295,7 @@ int js_regex_compile(js_compiler_t *cc, js_regex_t *re, const char *source, size
         return -1;
     }
     pcre2_jit_compile(re->code, PCRE2_JIT_COMPLETE);
+    re->simple = parse_simple(re, source, len);
     return 0;
 }
 
@@ -226,6 +309,16 @@ void js_regex_dispose(js_regex_t *re)
 
 int js_regex_search(const hg_schema_t *s, const js_regex_t *re, pcre2_match_data **md, const char *subject, size_t len)
 {
+    if (re->simple) {
+        if (len < re->min || len > re->max)
+            return 0;
+        for (size_t i = 0; i != len; ++i) {
+            unsigned char c = (unsigned char)subject[i];
+            if ((re->set[(c >> 3) & 15] & (1u << (c & 7))) == 0 || c >= 0x80)
+                return 0;
+        }
+        return 1;
+    }
     if (*md == NULL)
         *md = pcre2_match_data_create(1, NULL);
     int rc = pcre2_match(re->code, (PCRE2_SPTR)subject, len, 0, 0, *md, s->match_context);

@@ -10,7 +10,9 @@
  * subschemas that way, so that what happens inside them never leaks into the
  * output, and then report one violation of their own. The success path
  * allocates nothing per node: one pointer buffer and, on the first regular
- * expression, one PCRE2 match block per call.
+ * expression, one PCRE2 match block per call. hg_schema_validate always
+ * decides first and walks again in reporting mode only when the instance is
+ * invalid, so a valid body costs the same with or without an output list.
  */
 #include "jsonschema_int.h"
 #include "util.h"
@@ -712,12 +714,15 @@ Exit:
 
 int hg_schema_validate(const hg_schema_t *s, const json_t *instance, hg_violations_t *out)
 {
-    vctx_t c = {.schema = s, .out = out};
-    if (out != NULL)
-        hg_jptr_init(&c.ptr);
+    /* decide first: a valid instance (the common case) then costs no pointer building at all */
+    vctx_t c = {.schema = s};
     int r = validate(&c, s->root, instance, "");
-    if (out != NULL)
+    if (r != 0 && out != NULL) {
+        c.out = out;
+        hg_jptr_init(&c.ptr);
+        validate(&c, s->root, instance, "");
         hg_jptr_dispose(&c.ptr);
+    }
     pcre2_match_data_free(c.md);
     return r;
 }

@@ -229,6 +229,44 @@ START_TEST(patterns_follow_ecma262)
 }
 END_TEST
 
+START_TEST(simple_patterns_match_like_pcre2)
+{
+    /* one anchored ASCII class, repeated: matched by a byte table; each case also runs through PCRE2 with an equivalent
+       pattern that the fast path does not recognize (a group around the class) */
+    static const struct {
+        const char *simple, *general, *subject;
+        int matches;
+    } cases[] = {
+        {"^[0-9]{1,20}$", "^(?:[0-9]){1,20}$", "\"12345678901234567890\"", 1},
+        {"^[0-9]{1,20}$", "^(?:[0-9]){1,20}$", "\"123456789012345678901\"", 0},
+        {"^[0-9]{1,20}$", "^(?:[0-9]){1,20}$", "\"\"", 0},
+        {"^[0-9]{1,20}$", "^(?:[0-9]){1,20}$", "\"\u0661\"", 0},
+        {"^[0-9]{1,20}$", "^(?:[0-9]){1,20}$", "\"1 \"", 0},
+        {"^[a-z-]+$", "^(?:[a-z-])+$", "\"a-b\"", 1},
+        {"^[a-z-]+$", "^(?:[a-z-])+$", "\"A\"", 0},
+        {"^[-_.]*$", "^(?:[-_.])*$", "\"\"", 1},
+        {"^\\\\d{3}$", "^(?:\\\\d){3}$", "\"123\"", 1},
+        {"^\\\\d{3}$", "^(?:\\\\d){3}$", "\"12\"", 0},
+        {"^\\\\w{2,}$", "^(?:\\\\w){2,}$", "\"a_9Z\"", 1},
+        {"^\\\\w{2,}$", "^(?:\\\\w){2,}$", "\"a\\u00e9\"", 0},
+        {"^[a]?$", "^(?:[a])?$", "\"aa\"", 0},
+        {"^[x]$", "^(?:[x])$", "\"x\"", 1},
+    };
+    for (size_t i = 0; i != sizeof(cases) / sizeof(cases[0]); ++i) {
+        const char *patterns[] = {cases[i].simple, cases[i].general};
+        for (size_t k = 0; k != 2; ++k) {
+            char schema[128];
+            snprintf(schema, sizeof(schema), "{\"pattern\":\"%s\"}", patterns[k]);
+            hg_schema_t *s = compile(schema);
+            json_t *v = parse(cases[i].subject);
+            ck_assert_msg((hg_schema_validate(s, v, NULL) == 0) == cases[i].matches, "%s on %s", patterns[k], cases[i].subject);
+            json_decref(v);
+            hg_schema_free(s);
+        }
+    }
+}
+END_TEST
+
 START_TEST(number_keywords)
 {
     invalid("{\"minimum\":5}", "4.5", "", "minimum", "must be at least 5");
@@ -597,6 +635,7 @@ int main(void)
         {"unique_large", unique_items_large_arrays},
         {"string", string_keywords},
         {"regex", patterns_follow_ecma262},
+        {"regex_simple", simple_patterns_match_like_pcre2},
         {"number", number_keywords},
         {"combinators", combinators_report_once},
         {"ref", refs_inside_the_document},
