@@ -1,0 +1,530 @@
+/*
+ * normalize.c: the request body pipeline and the object type path step. See normalize.h.
+ *
+ * The associations pipeline keeps the parsed tree as the one representation of the body until the
+ * canonical bytes are written: coercion and pruning edit it in place (never changing array indices,
+ * so the validator's pointers stay those of the client's body), and once the body is valid the
+ * forwarded pairs are read from it into one array that is sorted to find duplicates and then
+ * written out in the client's order.
+ */
+#include "normalize.h"
+#include "jsonstrict.h"
+#include "util.h"
+
+#include <openssl/evp.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define ID_MAX_DIGITS 20
+#define SDK_MESSAGE                                                                                                                \
+    "required property \"from\" is missing (HubSpot's Node SDK sends \"to\" alone when a caller writes \"from\" instead of its "   \
+    "model's \"_from\")"
+
+static const char *const side_names[2] = {"from", "to"};
+
+/* ---- coercion ---- */
+
+static int is_space(char c)
+{
+    return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+/* coerces obj.id (obj is an input's "from" or "to"); returns 1 when it changed */
+static int coerce_id(json_t *obj)
+{
+    json_t *id = json_object_get(obj, "id");
+    if (json_is_integer(id)) {
+        json_int_t v = json_integer_value(id);
+        if (v < 0)
+            return 0;
+        char digits[24];
+        int n = snprintf(digits, sizeof(digits), "%" JSON_INTEGER_FORMAT, v);
+        json_object_set_new(obj, "id", json_stringn(digits, (size_t)n));
+        return 1;
+    }
+    if (json_is_string(id)) {
+        const char *s = json_string_value(id);
+        size_t len = json_string_length(id), start = 0, end = len;
+        while (start != end && is_space(s[start]))
+            ++start;
+        while (end != start && is_space(s[end - 1]))
+            --end;
+        if (start == 0 && end == len)
+            return 0;
+        json_string_setn(id, s + start, end - start);
+        return 1;
+    }
+    return 0;
+}
+
+static size_t coerce_ids(json_t *inputs)
+{
+    size_t count = 0, i;
+    json_t *input;
+    json_array_foreach(inputs, i, input)
+    {
+        if (!json_is_object(input))
+            continue;
+        for (int side = 0; side != 2; ++side) {
+            json_t *obj = json_object_get(input, side_names[side]);
+            if (json_is_object(obj))
+                count += coerce_id(obj);
+        }
+    }
+    return count;
+}
+
+/* ---- the shape the canonical body needs ---- */
+
+struct shape_ctx {
+    hg_violations_t *errors;
+    int reject_unknown;
+    size_t dropped;
+    int ok;
+    char ptr[96]; /* "/inputs/N/from/id" fits easily */
+};
+
+__attribute__((format(printf, 3, 4))) static void shape_fail(struct shape_ctx *c, const char *code, const char *fmt, ...)
+{
+    char message[128];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(message, sizeof(message), fmt, ap);
+    va_end(ap);
+    c->ok = 0;
+    hg_violations_add(c->errors, c->ptr, code, "%s", message);
+}
+
+/* members of obj other than `a` and `b` (b may be NULL), under c->ptr: refused or counted */
+static void shape_unknown(struct shape_ctx *c, json_t *obj, const char *a, const char *b)
+{
+    size_t known = (json_object_get(obj, a) != NULL) + (b != NULL && json_object_get(obj, b) != NULL);
+    if (json_object_size(obj) == known)
+        return;
+    if (!c->reject_unknown) {
+        c->dropped += json_object_size(obj) - known;
+        return;
+    }
+    const char *key;
+    json_t *value;
+    json_object_foreach(obj, key, value)
+    {
+        if (strcmp(key, a) == 0 || (b != NULL && strcmp(key, b) == 0))
+            continue;
+        hg_jptr_t p;
+        hg_jptr_init(&p);
+        hg_jptr_push_key(&p, key);
+        char *in = hg_xasprintf("%s%s", c->ptr, p.buf);
+        c->ok = 0;
+        hg_violations_add(c->errors, in, "additionalProperties", "property \"%s\" is not allowed", key);
+        free(in);
+        hg_jptr_dispose(&p);
+    }
+}
+
+/* the words jsonschema.c uses for a value's type, so that both checks read alike */
+static const char *type_phrase(const json_t *v)
+{
+    switch (json_typeof(v)) {
+    case JSON_OBJECT:
+        return "an object";
+    case JSON_ARRAY:
+        return "an array";
+    case JSON_STRING:
+        return "a string";
+    case JSON_INTEGER:
+        return "an integer";
+    case JSON_REAL:
+        return "a number";
+    case JSON_TRUE:
+    case JSON_FALSE:
+        return "a boolean";
+    default:
+        return "null";
+    }
+}
+
+static int is_digits(const char *s, size_t len)
+{
+    if (len < 1 || len > ID_MAX_DIGITS)
+        return 0;
+    for (size_t i = 0; i != len; ++i)
+        if (s[i] < '0' || s[i] > '9')
+            return 0;
+    return 1;
+}
+
+/* input.from or input.to; c->ptr is "/inputs/N" (length at) */
+static void shape_side(struct shape_ctx *c, json_t *input, int side, size_t at)
+{
+    json_t *obj = json_object_get(input, side_names[side]);
+    size_t len = at + (size_t)sprintf(c->ptr + at, "/%s", side_names[side]);
+    if (obj == NULL) {
+        shape_fail(c, "required", "required property \"%s\" is missing", side_names[side]);
+        return;
+    }
+    if (!json_is_object(obj)) {
+        shape_fail(c, "type", "must be an object, not %s", type_phrase(obj));
+        return;
+    }
+    shape_unknown(c, obj, "id", NULL);
+    json_t *id = json_object_get(obj, "id");
+    strcpy(c->ptr + len, "/id");
+    if (id == NULL) {
+        shape_fail(c, "required", "required property \"%s\" is missing", "id");
+    } else if (!json_is_string(id)) {
+        shape_fail(c, "type", "must be a string, not %s", type_phrase(id));
+    } else if (!is_digits(json_string_value(id), json_string_length(id))) {
+        shape_fail(c, "pattern", "must match the pattern %s", "^[0-9]{1,20}$");
+    }
+}
+
+/*
+ * 1 when root has the shape the canonical body needs; otherwise 0 with violations added. Members
+ * it does not carry are added to *dropped, or refused with reject_unknown.
+ */
+static int check_shape(json_t *root, int reject_unknown, hg_violations_t *errors, size_t *dropped)
+{
+    struct shape_ctx c = {.errors = errors, .reject_unknown = reject_unknown, .ok = 1};
+    if (!json_is_object(root)) {
+        shape_fail(&c, "type", "must be an object, not %s", type_phrase(root));
+        return 0;
+    }
+    shape_unknown(&c, root, "inputs", NULL);
+    json_t *inputs = json_object_get(root, "inputs");
+    strcpy(c.ptr, "/inputs");
+    if (inputs == NULL) {
+        shape_fail(&c, "required", "required property \"%s\" is missing", "inputs");
+    } else if (!json_is_array(inputs)) {
+        shape_fail(&c, "type", "must be an array, not %s", type_phrase(inputs));
+    } else if (json_array_size(inputs) == 0) {
+        shape_fail(&c, "minItems", "must have at least 1 item, has 0");
+    } else {
+        size_t i;
+        json_t *input;
+        json_array_foreach(inputs, i, input)
+        {
+            size_t at = 7 + (size_t)sprintf(c.ptr + 7, "/%zu", i);
+            if (!json_is_object(input)) {
+                shape_fail(&c, "type", "must be an object, not %s", type_phrase(input));
+                continue;
+            }
+            shape_unknown(&c, input, "from", "to");
+            for (int side = 0; side != 2; ++side) {
+                shape_side(&c, input, side, at);
+                c.ptr[at] = '\0';
+            }
+        }
+    }
+    *dropped += c.dropped;
+    return c.ok;
+}
+
+/* ---- the Node SDK's missing "from" ---- */
+
+/* "/inputs/<N>/from" -> N; -1 otherwise */
+static long long from_pointer_index(const char *in)
+{
+    if (strncmp(in, "/inputs/", 8) != 0)
+        return -1;
+    const char *p = in + 8;
+    long long n = 0;
+    if (*p < '0' || *p > '9' || (*p == '0' && p[1] != '/'))
+        return -1;
+    for (; *p >= '0' && *p <= '9'; ++p) {
+        if (n > (1LL << 40))
+            return -1;
+        n = n * 10 + (*p - '0');
+    }
+    return strcmp(p, "/from") == 0 ? n : -1;
+}
+
+static void explain_missing_from(const json_t *root, hg_violations_t *errors, size_t first)
+{
+    const json_t *inputs = json_object_get(root, "inputs");
+    if (!json_is_array(inputs))
+        return;
+    for (size_t k = first; k < errors->count; ++k) {
+        hg_violation_t *v = &errors->items[k];
+        if (strcmp(v->code, "required") != 0)
+            continue;
+        long long n = from_pointer_index(v->in);
+        if (n < 0)
+            continue;
+        const json_t *input = json_array_get(inputs, (size_t)n);
+        if (json_object_get(input, "to") == NULL || json_object_get(input, "from") != NULL)
+            continue;
+        free(v->message);
+        v->message = hg_xstrdup(SDK_MESSAGE);
+    }
+}
+
+/* ---- pairs: deduplication and the canonical body ---- */
+
+typedef unsigned __int128 id_key_t;
+
+struct pair {
+    id_key_t key[2]; /* value * 32 + length: equal keys <=> equal digit strings (leading zeros count) */
+    const char *id[2];
+    size_t len[2];
+    int dup;
+};
+
+static id_key_t id_key(const char *s, size_t len)
+{
+    id_key_t v = 0;
+    for (size_t i = 0; i != len; ++i)
+        v = v * 10 + (unsigned)(s[i] - '0');
+    return v * 32 + len;
+}
+
+static int cmp_key(id_key_t a, id_key_t b)
+{
+    return a < b ? -1 : a > b;
+}
+
+static int cmp_pairs(const void *x, const void *y, void *arg)
+{
+    const struct pair *pairs = arg, *a = &pairs[*(const size_t *)x], *b = &pairs[*(const size_t *)y];
+    int r = cmp_key(a->key[0], b->key[0]);
+    if (r == 0)
+        r = cmp_key(a->key[1], b->key[1]);
+    if (r == 0)
+        r = cmp_key(*(const size_t *)x, *(const size_t *)y);
+    return r;
+}
+
+/* reads the validated pairs and marks every repeat of an earlier (from, to); returns the number of repeats */
+static size_t mark_duplicates(json_t *inputs, struct pair *pairs, size_t *order, size_t n)
+{
+    for (size_t i = 0; i != n; ++i) {
+        json_t *input = json_array_get(inputs, i);
+        for (int side = 0; side != 2; ++side) {
+            json_t *id = json_object_get(json_object_get(input, side_names[side]), "id");
+            pairs[i].id[side] = json_string_value(id);
+            pairs[i].len[side] = json_string_length(id);
+            pairs[i].key[side] = id_key(pairs[i].id[side], pairs[i].len[side]);
+        }
+        pairs[i].dup = 0;
+        order[i] = i;
+    }
+    qsort_r(order, n, sizeof(*order), cmp_pairs, pairs);
+    size_t dups = 0;
+    for (size_t j = 1; j < n; ++j) {
+        const struct pair *prev = &pairs[order[j - 1]];
+        struct pair *cur = &pairs[order[j]];
+        if (cur->key[0] == prev->key[0] && cur->key[1] == prev->key[1]) {
+            cur->dup = 1;
+            ++dups;
+        }
+    }
+    return dups;
+}
+
+#define BODY_HEAD "{\"inputs\":["
+#define PAIR_HEAD "{\"from\":{\"id\":\""
+#define PAIR_MID "\"},\"to\":{\"id\":\""
+#define PAIR_TAIL "\"}}"
+#define BODY_TAIL "]}"
+#define LIT(s) (sizeof(s) - 1)
+
+static char *put(char *p, const void *src, size_t len)
+{
+    memcpy(p, src, len);
+    return p + len;
+}
+
+/* writes the canonical body and the audit's pair list for the pairs not marked as repeats */
+static void write_canonical(const struct pair *pairs, size_t n, size_t forwarded, hg_body_result_t *out)
+{
+    size_t body_len = LIT(BODY_HEAD) + LIT(BODY_TAIL) + (forwarded != 0 ? forwarded - 1 : 0), ids_len = 0;
+    for (size_t i = 0; i != n; ++i)
+        if (!pairs[i].dup)
+            ids_len += pairs[i].len[0] + pairs[i].len[1];
+    body_len += forwarded * (LIT(PAIR_HEAD) + LIT(PAIR_MID) + LIT(PAIR_TAIL)) + ids_len;
+
+    char *b = out->body = hg_xmalloc(body_len);
+    out->pairs = hg_xmalloc(2 * forwarded * sizeof(char *) + ids_len + 2 * forwarded);
+    char *strings = (char *)(out->pairs + 2 * forwarded);
+    size_t k = 0;
+    b = put(b, BODY_HEAD, LIT(BODY_HEAD));
+    for (size_t i = 0; i != n; ++i) {
+        const struct pair *p = &pairs[i];
+        if (p->dup)
+            continue;
+        if (k != 0)
+            *b++ = ',';
+        b = put(b, PAIR_HEAD, LIT(PAIR_HEAD));
+        b = put(b, p->id[0], p->len[0]);
+        b = put(b, PAIR_MID, LIT(PAIR_MID));
+        b = put(b, p->id[1], p->len[1]);
+        b = put(b, PAIR_TAIL, LIT(PAIR_TAIL));
+        for (int side = 0; side != 2; ++side) {
+            out->pairs[2 * k + side] = strings;
+            strings = put(strings, p->id[side], p->len[side]);
+            *strings++ = '\0';
+        }
+        ++k;
+    }
+    b = put(b, BODY_TAIL, LIT(BODY_TAIL));
+    out->body_len = (size_t)(b - out->body);
+    out->num_pairs = forwarded;
+}
+
+static void sha256_hex(const char *buf, size_t len, char hex[65])
+{
+    static const char digits[] = "0123456789abcdef";
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int mdlen = 0;
+    if (!EVP_Digest(buf, len, md, &mdlen, EVP_sha256(), NULL) || mdlen != 32)
+        abort();
+    for (unsigned i = 0; i != 32; ++i) {
+        hex[2 * i] = digits[md[i] >> 4];
+        hex[2 * i + 1] = digits[md[i] & 15];
+    }
+    hex[64] = '\0';
+}
+
+/* ---- the pipeline ---- */
+
+static int validate(const hg_body_rules_t *rules, json_t *root, hg_violations_t *errors)
+{
+    size_t first = errors->count;
+    int ok = 1;
+    if (rules->schema != NULL)
+        ok = hg_schema_validate(rules->schema, root, errors) == 0;
+    explain_missing_from(root, errors, first);
+    return ok;
+}
+
+static int process_associations(const hg_body_rules_t *rules, json_t *root, hg_body_result_t *out, hg_violations_t *errors)
+{
+    json_t *inputs = json_object_get(root, "inputs");
+    out->coerced = coerce_ids(inputs);
+    if (!rules->reject_unknown && rules->schema != NULL)
+        out->dropped_fields = hg_schema_prune(rules->schema, root);
+    if (!validate(rules, root, errors))
+        return -1;
+    size_t first = errors->count;
+    int shaped = check_shape(root, rules->reject_unknown, errors, &out->dropped_fields);
+    explain_missing_from(root, errors, first);
+    if (!shaped)
+        return -1;
+
+    size_t n = json_array_size(inputs);
+    struct pair *pairs = hg_xmalloc(n * (sizeof(*pairs) + sizeof(size_t)));
+    size_t *order = (size_t *)(pairs + n);
+    out->duplicates = mark_duplicates(inputs, pairs, order, n);
+    size_t forwarded = n - out->duplicates;
+    int ret = -1;
+    if (rules->max_inputs != 0 && forwarded > rules->max_inputs) {
+        hg_violations_add(errors, "/inputs", "maxItems", "must have at most %zu inputs after removing duplicates, has %zu",
+                          rules->max_inputs, forwarded);
+        goto Exit;
+    }
+    write_canonical(pairs, n, forwarded, out);
+    out->forwarded = forwarded;
+    sha256_hex(out->body, out->body_len, out->body_sha256);
+    ret = 0;
+Exit:
+    free(pairs);
+    return ret;
+}
+
+int hg_body_process(const hg_body_rules_t *rules, const char *buf, size_t len, hg_body_result_t *out, hg_violations_t *errors)
+{
+    *out = (hg_body_result_t){0};
+    json_t *root = hg_json_parse_strict(buf, len, rules->max_depth, errors);
+    if (root == NULL)
+        return -1;
+    json_t *inputs = json_object_get(root, "inputs");
+    if (json_is_array(inputs))
+        out->received = json_array_size(inputs);
+
+    int ret;
+    if (rules->mode == HG_NORMALIZE_ASSOCIATIONS) {
+        ret = process_associations(rules, root, out, errors);
+    } else if ((ret = validate(rules, root, errors) ? 0 : -1) == 0) {
+        out->forwarded = out->received;
+        sha256_hex(buf, len, out->body_sha256);
+    }
+    json_decref(root);
+    return ret;
+}
+
+void hg_body_result_dispose(hg_body_result_t *r)
+{
+    free(r->body);
+    free(r->pairs);
+    *r = (hg_body_result_t){0};
+}
+
+/* ---- path parameters ---- */
+
+int hg_normalize_object_type(const char *param, const char *seg, size_t len, char out[HG_OBJTYPE_ID_SIZE], hg_violations_t *errors)
+{
+    if (hg_objtype_canonical(seg, len, out, HG_OBJTYPE_ID_SIZE) == 0)
+        return 0;
+    /* shown escaped and cut: the segment is the client's, the message goes into a JSON body and logs */
+    char shown[64 * 4 + 4], *p = shown;
+    for (size_t i = 0; i != len && i != 64; ++i) {
+        unsigned char ch = (unsigned char)seg[i];
+        if (ch < 0x20 || ch >= 0x7f || ch == '"' || ch == '\\')
+            p += sprintf(p, "\\x%02X", ch);
+        else
+            *p++ = (char)ch;
+    }
+    strcpy(p, len > 64 ? "..." : "");
+    char in[64];
+    snprintf(in, sizeof(in), "path:%s", param);
+    hg_violations_add(errors, in, "unknown_object_type", "unknown object type \"%s\"", shown);
+    return -1;
+}
+
+size_t hg_normalize_path(const hg_template_t *t, const hg_template_match_t *m, int from_param, int to_param, hg_path_types_t *types,
+                         char *buf, size_t bufsize, hg_violations_t *errors)
+{
+    hg_slice_t values[HG_TEMPLATE_MAX_PARAMS];
+    int ok = 1;
+    types->from[0] = types->to[0] = '\0';
+    memcpy(values, m->values, m->num_params * sizeof(values[0]));
+    if (from_param >= 0) {
+        const hg_slice_t *v = &m->values[from_param];
+        if (hg_normalize_object_type("fromObjectType", v->base, v->len, types->from, errors) == 0)
+            values[from_param] = (hg_slice_t){types->from, strlen(types->from)};
+        else
+            ok = 0;
+    }
+    if (to_param >= 0) {
+        const hg_slice_t *v = &m->values[to_param];
+        if (hg_normalize_object_type("toObjectType", v->base, v->len, types->to, errors) == 0)
+            values[to_param] = (hg_slice_t){types->to, strlen(types->to)};
+        else
+            ok = 0;
+    }
+    if (!ok)
+        return 0;
+    size_t len = hg_template_build(t, values, buf, bufsize);
+    if (len == 0)
+        hg_violations_add(errors, "path", "bad_path", "the canonical path is longer than %zu bytes", bufsize);
+    return len;
+}
+
+/* ---- messages ---- */
+
+char *hg_violations_summary(const hg_violations_t *v, const char *what)
+{
+    size_t total = hg_violations_total(v);
+    if (total == 0)
+        return hg_xasprintf("no problems in %s", what);
+    if (v->count == 0)
+        return hg_xasprintf("%zu problem%s in %s", total, total == 1 ? "" : "s", what);
+    const hg_violation_t *first = &v->items[0];
+    const char *sep = first->in[0] != '\0' ? ": " : "";
+    if (total == 1)
+        return hg_xasprintf("1 problem in %s: %s%s%s", what, first->in, sep, first->message);
+    return hg_xasprintf("%zu problems in %s; first: %s%s%s", total, what, first->in, sep, first->message);
+}
