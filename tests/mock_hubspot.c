@@ -24,8 +24,8 @@
  *                  a HubSpot error body (400 VALIDATION_ERROR, 404
  *                  OBJECT_NOT_FOUND, 5xx "internal error")
  *
- * Other ids that are not decimal digits (after nothing: the mock does not
- * normalize) fail per input like 99207. Without "Authorization: Bearer <t>"
+ * Ids that are not decimal digits fail per input like 99207 (the mock does not
+ * normalize: " 12" fails). Without "Authorization: Bearer <t>"
  * (or, with --expect-token T, unless it is exactly "Bearer T") every path
  * answers 401. Every other path answers 404 (recorded too). GET
  * /__mock/requests, DELETE /__mock/requests, GET /__mock/stats and GET

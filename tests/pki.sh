@@ -10,7 +10,8 @@
 #   other.crt, other.key           cert for 127.0.0.1 and localhost signed by other-ca
 #                                  (chain checks)
 #
-# Idempotent: a file that exists is kept (a leaf is only re-made when it is missing).
+# Idempotent: a file that exists is kept; a leaf is re-made only when it is missing or
+# no longer verifies against its CA (a CA that was deleted and made again).
 # Usage: pki.sh OUTDIR
 set -eu
 
@@ -39,9 +40,9 @@ EOF
     rm -f "$1.csr" "$1.ext"
 }
 
-leaf() { # leaf NAME CA CN SAN: NAME.crt and NAME.key, signed by CA
+leaf() { # leaf NAME CA CN SAN: NAME.crt and NAME.key, signed by CA (re-made when CA was re-made)
     key "$1.key"
-    [ -s "$1.crt" ] && return 0
+    [ -s "$1.crt" ] && "$ssl" verify -CAfile "$2.crt" "$1.crt" >/dev/null 2>&1 && return 0
     cat >"$1.ext" <<EOF
 [leaf]
 basicConstraints = critical, CA:FALSE
