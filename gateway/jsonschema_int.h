@@ -1,7 +1,8 @@
 /*
  * jsonschema_int.h: the compiled form of a JSON Schema, shared by the compiler
- * (jsonschema_compile.c, jsonschema_ref.c, jsonschema_regex.c) and the
- * validator (jsonschema_validate.c). Private to those files.
+ * (jsonschema_compile.c, jsonschema_keywords.c, jsonschema_ref.c,
+ * jsonschema_regex.c), the validator (jsonschema_validate.c) and the pruner
+ * (jsonschema_prune.c). Private to those files.
  *
  * A schema is a flat array of nodes, one per schema location of the document
  * (boolean schemas included); children and $ref targets are node pointers into
@@ -147,7 +148,21 @@ typedef struct st_js_compiler_t {
     pcre2_compile_context *compile_context;
 } js_compiler_t;
 
+/* jsonschema_compile.c: the walk over the document */
 void js_error(js_compiler_t *cc, const char *ptr, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* compiles the schema at `ptr` (a new node, its subschemas included); base = the base URI in effect around it */
+js_node_t *js_compile_schema(js_compiler_t *cc, const json_t *v, const char *ptr, const char *base);
+/* ptr + "/" + key, escaped per RFC 6901; a new string */
+char *js_ptr_key(const char *ptr, const char *key);
+/* "an object", "a string", ... for messages */
+const char *js_type_name(const json_t *v);
+
+/* jsonschema_keywords.c: one function per keyword, storing its value in the node */
+typedef void (*kw_fn_t)(js_compiler_t *cc, js_node_t *n, const json_t *v, const char *kwptr);
+/* NULL for a keyword hubgate does not know */
+kw_fn_t js_find_keyword(const char *name);
+/* 1 for a JSON Schema keyword that hubgate refuses on purpose ($dynamicRef, unevaluatedProperties, ...) */
+int js_keyword_unsupported(const char *name);
 
 /* jsonschema_ref.c: URI references (RFC 3986) and $ref resolution */
 /* resolves `ref` against the absolute URI `base`; returns a new string */
@@ -166,5 +181,7 @@ int js_regex_search(const hg_schema_t *s, const js_regex_t *re, pcre2_match_data
 
 /* jsonschema_validate.c: JSON Schema equality (1 == 1.0, objects unordered) */
 int js_json_equal(const json_t *a, const json_t *b);
+/* the `properties` entry for a member name, or NULL */
+const js_prop_t *js_find_prop(const js_node_t *n, const char *key, size_t klen);
 
 #endif

@@ -1,6 +1,6 @@
 /*
  * jsonschema_validate.c: walks a compiled schema (jsonschema_int.h) over an
- * instance, and prunes members that additionalProperties: false refuses.
+ * instance.
  *
  * Two modes share one walk. Reporting mode (an output list was given) visits
  * everything and reports each violation with the instance's JSON pointer,
@@ -341,7 +341,7 @@ static int fail(vctx_t *c, int *ok)
     return c->out == NULL;
 }
 
-static const js_prop_t *find_prop(const js_node_t *n, const char *key, size_t klen)
+const js_prop_t *js_find_prop(const js_node_t *n, const char *key, size_t klen)
 {
     for (size_t i = 0; i != n->nprops; ++i)
         if (n->props[i].len == klen && memcmp(n->props[i].name, key, klen) == 0)
@@ -431,7 +431,7 @@ static int validate_object(vctx_t *c, const js_node_t *n, const json_t *v)
         int matched = 0, r = 0;
         if (n->property_names != NULL && check_property_name(c, n, key, klen) != 0)
             r = -1;
-        const js_prop_t *p = find_prop(n, key, klen);
+        const js_prop_t *p = js_find_prop(n, key, klen);
         if (p != NULL && (r == 0 || c->out != NULL)) {
             matched = 1;
             if (member(c, p->node, key, value, "properties") != 0)
@@ -725,78 +725,4 @@ int hg_schema_validate(const hg_schema_t *s, const json_t *instance, hg_violatio
     }
     pcre2_match_data_free(c.md);
     return r;
-}
-
-/* ---- pruning ---- */
-
-typedef struct st_pctx_t {
-    const hg_schema_t *schema;
-    pcre2_match_data *md;
-} pctx_t;
-
-static size_t prune(pctx_t *p, const js_node_t *n, json_t *v, unsigned depth);
-
-static size_t prune_object(pctx_t *p, const js_node_t *n, json_t *v, unsigned depth)
-{
-    size_t removed = 0;
-    const char *key;
-    size_t klen;
-    json_t *value;
-    void *tmp;
-    json_object_keylen_foreach_safe(v, tmp, key, klen, value)
-    {
-        int matched = find_prop(n, key, klen) != NULL;
-        for (size_t i = 0; i != n->npatprops && !matched; ++i)
-            matched = js_regex_search(p->schema, &n->patprops[i].re, &p->md, key, klen) > 0;
-        if (!matched && n->additional != NULL && n->additional->boolean == 0) {
-            json_object_deln(v, key, klen);
-            ++removed;
-        }
-    }
-    json_object_keylen_foreach(v, key, klen, value)
-    {
-        const js_prop_t *prop = find_prop(n, key, klen);
-        int matched = prop != NULL;
-        if (prop != NULL)
-            removed += prune(p, prop->node, value, depth + 1);
-        for (size_t i = 0; i != n->npatprops; ++i) {
-            if (js_regex_search(p->schema, &n->patprops[i].re, &p->md, key, klen) > 0) {
-                matched = 1;
-                removed += prune(p, n->patprops[i].node, value, depth + 1);
-            }
-        }
-        if (!matched && n->additional != NULL)
-            removed += prune(p, n->additional, value, depth + 1);
-    }
-    return removed;
-}
-
-static size_t prune(pctx_t *p, const js_node_t *n, json_t *v, unsigned depth)
-{
-    if (n->boolean != -1 || depth >= HG_SCHEMA_MAX_DEPTH)
-        return 0;
-    size_t removed = 0;
-    if (json_is_object(v) && (n->nprops != 0 || n->npatprops != 0 || n->additional != NULL))
-        removed += prune_object(p, n, v, depth);
-    if (json_is_array(v)) {
-        for (size_t i = 0; i != json_array_size(v); ++i) {
-            const js_node_t *child = i < n->prefix.count ? n->prefix.items[i] : n->items;
-            if (child == NULL)
-                break;
-            removed += prune(p, child, json_array_get(v, i), depth + 1);
-        }
-    }
-    if (n->ref_node != NULL)
-        removed += prune(p, n->ref_node, v, depth + 1);
-    for (size_t i = 0; i != n->all_of.count; ++i)
-        removed += prune(p, n->all_of.items[i], v, depth + 1);
-    return removed;
-}
-
-size_t hg_schema_prune(const hg_schema_t *s, json_t *instance)
-{
-    pctx_t p = {.schema = s};
-    size_t removed = prune(&p, s->root, instance, 0);
-    pcre2_match_data_free(p.md);
-    return removed;
 }
