@@ -300,7 +300,8 @@ static void out_requests(outbuf_t *o, hg_metrics_t *const *workers, size_t num_w
             rows[num_rows++] = (row_t){s->route, s->decision, s->status, load(&s->count)};
         }
     }
-    qsort(rows, num_rows, sizeof(*rows), row_cmp);
+    if (num_rows > 1)
+        qsort(rows, num_rows, sizeof(*rows), row_cmp);
 
     out_header(o, "hubgate_requests_total", "counter", "Requests answered, by route, decision and status.");
     for (size_t i = 0; i != num_rows;) {
