@@ -624,9 +624,10 @@ static int announce(struct mock *m)
         if (pf != NULL)
             fprintf(pf, "%u\n", ntohs(m->listeners[i].addr.sin_port));
     }
-    fflush(stdout);
+    /* the port file is complete before stdout says we listen: readers wait on stdout */
     if (pf != NULL && fclose(pf) != 0)
         return -1;
+    fflush(stdout);
     return 0;
 }
 
