@@ -24,7 +24,7 @@ struct st_hg_audit_sqlite_t {
     sqlite3 *db; /* NULL while closed */
     dev_t dev;   /* the file the connection has open */
     ino_t ino;
-    sqlite3_stmt *insert_record, *insert_object, *select_expired, *delete_objects, *delete_record;
+    sqlite3_stmt *insert_record, *insert_object, *select_expired, *delete_object, *delete_record;
 };
 
 #define COLUMNS                                                                                                                    \
@@ -53,7 +53,6 @@ static const char schema_sql[] =
     "CREATE INDEX records_status ON records (status);"
     "CREATE TABLE objects (object_id TEXT NOT NULL, record_id INTEGER NOT NULL,"
     " PRIMARY KEY (object_id, record_id)) WITHOUT ROWID;"
-    "CREATE INDEX objects_record ON objects (record_id);"
     "INSERT INTO schema_version (version) VALUES (1);";
 
 const char *hg_audit_sqlite_columns(void)
@@ -85,7 +84,7 @@ hg_audit_sqlite_t *hg_audit_sqlite_new(const char *path, int busy_timeout_ms)
 
 static void close_db(hg_audit_sqlite_t *s)
 {
-    sqlite3_stmt **stmts[] = {&s->insert_record, &s->insert_object, &s->select_expired, &s->delete_objects, &s->delete_record};
+    sqlite3_stmt **stmts[] = {&s->insert_record, &s->insert_object, &s->select_expired, &s->delete_object, &s->delete_record};
     for (size_t i = 0; i != sizeof(stmts) / sizeof(stmts[0]); ++i) {
         sqlite3_finalize(*stmts[i]);
         *stmts[i] = NULL;
@@ -178,7 +177,8 @@ static int open_db(hg_audit_sqlite_t *s, char *err, size_t errlen)
     s->ino = st.st_ino;
     sqlite3_busy_timeout(s->db, s->busy_timeout_ms);
     sqlite3_extended_result_codes(s->db, 1);
-    if (exec(s, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL", "setting WAL mode", err, errlen) != 0)
+    if (exec(s, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA cache_size = -16384", "setting WAL mode", err,
+             errlen) != 0)
         goto Error;
     if (exec(s, "BEGIN IMMEDIATE", "creating the schema", err, errlen) != 0)
         goto Error;
@@ -192,8 +192,8 @@ static int open_db(hg_audit_sqlite_t *s, char *err, size_t errlen)
                 "INSERT INTO records (" COLUMNS ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", err,
                 errlen) != 0 ||
         prepare(s, &s->insert_object, "INSERT OR IGNORE INTO objects (object_id, record_id) VALUES (?, ?)", err, errlen) != 0 ||
-        prepare(s, &s->select_expired, "SELECT id FROM records WHERE ts < ? ORDER BY ts LIMIT ?", err, errlen) != 0 ||
-        prepare(s, &s->delete_objects, "DELETE FROM objects WHERE record_id = ?", err, errlen) != 0 ||
+        prepare(s, &s->select_expired, "SELECT id, pairs FROM records WHERE ts < ? ORDER BY ts LIMIT ?", err, errlen) != 0 ||
+        prepare(s, &s->delete_object, "DELETE FROM objects WHERE object_id = ? AND record_id = ?", err, errlen) != 0 ||
         prepare(s, &s->delete_record, "DELETE FROM records WHERE id = ?", err, errlen) != 0)
         goto Error;
     return 0;
@@ -238,8 +238,10 @@ static void bind_ms(sqlite3_stmt *st, int i, double v)
         sqlite3_bind_null(st, i);
 }
 
-/* [["from","to"],...] or NULL when there are no pairs; free with free() */
-static char *pairs_json(const hg_audit_record_t *r)
+static int step_done(sqlite3_stmt *st);
+
+/* [["from","to"],...] with the ids as stored (invalid UTF-8 repaired), or NULL when there are no pairs */
+static json_t *pairs_json(const hg_audit_record_t *r)
 {
     if (r->num_pairs == 0)
         return NULL;
@@ -250,9 +252,31 @@ static char *pairs_json(const hg_audit_record_t *r)
         json_array_append_new(p, hg_audit_json_string(r->pairs[2 * i + 1]));
         json_array_append_new(a, p);
     }
-    char *s = json_dumps(a, JSON_COMPACT);
-    json_decref(a);
-    return s;
+    return a;
+}
+
+/*
+ * Runs `st` (bound to object id ?1 and record id ?2) once for every object id in the pairs, both sides. The
+ * objects table has no index on record_id (it would double the cost of every insert): retention finds a
+ * record's object rows through the record's own pairs, which is why both sides come from the same JSON.
+ */
+static int for_each_object(sqlite3_stmt *st, const json_t *pairs, sqlite3_int64 record_id)
+{
+    size_t i;
+    const json_t *p;
+    json_array_foreach(pairs, i, p)
+    {
+        for (size_t side = 0; side != 2; ++side) {
+            const char *id = json_string_value(json_array_get(p, side));
+            if (id == NULL)
+                continue;
+            sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+            sqlite3_bind_int64(st, 2, record_id);
+            if (step_done(st) != 0)
+                return -1;
+        }
+    }
+    return 0;
 }
 
 static int step_done(sqlite3_stmt *st)
@@ -294,21 +318,16 @@ static int insert_one(hg_audit_sqlite_t *s, const hg_audit_record_t *r)
     bind_text(st, ++i, r->client_addr);
     bind_text(st, ++i, r->user_agent);
     bind_text(st, ++i, r->error);
-    char *pairs = pairs_json(r);
-    bind_text(st, ++i, pairs);
+    json_t *pairs = pairs_json(r);
+    char *text = pairs != NULL ? json_dumps(pairs, JSON_COMPACT) : NULL;
+    bind_text(st, ++i, text);
     int rc = step_done(st);
     sqlite3_clear_bindings(st);
-    free(pairs);
-    if (rc != 0)
-        return -1;
-    sqlite3_int64 id = sqlite3_last_insert_rowid(s->db);
-    for (size_t k = 0; k != 2 * r->num_pairs; ++k) {
-        sqlite3_bind_text(s->insert_object, 1, r->pairs[k], -1, SQLITE_STATIC);
-        sqlite3_bind_int64(s->insert_object, 2, id);
-        if (step_done(s->insert_object) != 0)
-            return -1;
-    }
-    return 0;
+    free(text);
+    if (rc == 0 && pairs != NULL)
+        rc = for_each_object(s->insert_object, pairs, sqlite3_last_insert_rowid(s->db));
+    json_decref(pairs);
+    return rc;
 }
 
 /* after a failed statement: roll back, and drop a connection that cannot recover by itself */
@@ -351,20 +370,27 @@ int64_t hg_audit_sqlite_expire(hg_audit_sqlite_t *s, int64_t cutoff_ms, size_t m
         fail(s, "starting a transaction", err, errlen);
         return -1;
     }
+    /* collected first: deleting rows under a running SELECT on the same connection is undefined behaviour */
     sqlite3_int64 *ids = hg_xmalloc(max_rows * sizeof(*ids));
+    json_t **pairs = hg_xcalloc(max_rows, sizeof(*pairs));
     size_t n = 0;
     int rc;
     sqlite3_bind_int64(s->select_expired, 1, cutoff_ms);
     sqlite3_bind_int64(s->select_expired, 2, (sqlite3_int64)max_rows);
-    while (n < max_rows && (rc = sqlite3_step(s->select_expired)) == SQLITE_ROW)
-        ids[n++] = sqlite3_column_int64(s->select_expired, 0);
+    while (n < max_rows && (rc = sqlite3_step(s->select_expired)) == SQLITE_ROW) {
+        ids[n] = sqlite3_column_int64(s->select_expired, 0);
+        const char *text = (const char *)sqlite3_column_text(s->select_expired, 1);
+        pairs[n++] = text != NULL ? json_loads(text, 0, NULL) : NULL;
+    }
     rc = sqlite3_reset(s->select_expired);
     for (size_t i = 0; rc == SQLITE_OK && i != n; ++i) {
-        sqlite3_bind_int64(s->delete_objects, 1, ids[i]);
         sqlite3_bind_int64(s->delete_record, 1, ids[i]);
-        if (step_done(s->delete_objects) != 0 || step_done(s->delete_record) != 0)
+        if (for_each_object(s->delete_object, pairs[i], ids[i]) != 0 || step_done(s->delete_record) != 0)
             rc = SQLITE_ERROR;
     }
+    for (size_t i = 0; i != n; ++i)
+        json_decref(pairs[i]);
+    free(pairs);
     free(ids);
     if (rc != SQLITE_OK || sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
         fail(s, "deleting old records", err, errlen);

@@ -6,7 +6,10 @@
  * migrate): `records` has one row per request, keyed by an AUTOINCREMENT id so
  * that ids only grow (the query cursor relies on it), with the forwarded pairs
  * as a compact JSON column; `objects` maps every object id of a record (from
- * or to side, once per record) to the record, for the object_id query.
+ * or to side, once per record) to the record, for the object_id query. It is
+ * one b-tree keyed (object_id, record_id), without an index on record_id
+ * (that would double the cost of each insert): retention finds a record's
+ * object rows through the record's own pairs column.
  * Journal mode WAL with synchronous=NORMAL: a crashed process loses nothing
  * committed; readers never block the writer.
  *

@@ -267,7 +267,7 @@ START_TEST(record_repairs_invalid_utf8_and_formats_ts)
     char buf[40];
     ck_assert_str_eq(hg_audit_format_ts(-1, buf, sizeof(buf)), "1969-12-31T23:59:59.999Z");
     ck_assert_str_eq(hg_audit_format_ts(1714564800123LL, buf, sizeof(buf)), "2024-05-01T12:00:00.123Z");
-    ck_assert_ptr_eq(hg_audit_decision_find("rejected_scope"), HG_AUDIT_REJECTED_SCOPE);
+    ck_assert_str_eq(hg_audit_decision_find("rejected_scope"), HG_AUDIT_REJECTED_SCOPE);
     ck_assert_ptr_null(hg_audit_decision_find("forwarded "));
 }
 END_TEST

@@ -1,0 +1,133 @@
+/*
+ * bench_audit.c: how many audit records per second the writer thread stores,
+ * and in which batch sizes, for each store kind.
+ *
+ *   bench_audit [RECORDS [PAIRS [THREADS [sqlite|jsonl|both]]]]   (200000 10 4 sqlite)
+ *
+ * THREADS producers submit RECORDS records with PAIRS forwarded pairs each,
+ * as the event loops would; like the server they hold back while
+ * hg_audit_accepting() is 0 (a 503 there) instead of losing records. Prints the
+ * producer-side submit rate, the writer's throughput up to the last commit,
+ * and the batch statistics. Runs in a temporary directory it removes.
+ */
+#include "audit.h"
+#include "util.h"
+
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+typedef struct {
+    hg_audit_t *a;
+    long records, pairs, first;
+    long held_back;
+} producer_t;
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void *produce(void *arg)
+{
+    producer_t *p = arg;
+    char from[32], to[32];
+    for (long i = 0; i != p->records; ++i) {
+        hg_audit_record_t *r = hg_audit_record_new();
+        r->request_id = hg_xasprintf("bench-%ld", p->first + i);
+        r->route = hg_xstrdup("create-default-associations");
+        r->method = hg_xstrdup("POST");
+        r->path = hg_xstrdup("/crm/v4/associations/contacts/companies/batch/associate/default");
+        r->decision = HG_AUDIT_FORWARDED;
+        r->status = 200;
+        r->upstream_status = 200;
+        r->issuer = hg_xstrdup("https://idp.example.internal");
+        r->subject = hg_xasprintf("user-%ld", i % 100);
+        r->client = hg_xstrdup("svc-a");
+        r->scope_used = hg_xstrdup("crm.objects.contacts.write");
+        r->from_object_type = hg_xstrdup("contacts");
+        r->to_object_type = hg_xstrdup("companies");
+        r->inputs_received = r->inputs_forwarded = p->pairs;
+        r->duplicates = r->coerced = r->dropped_fields = r->num_errors = 0;
+        r->hubspot_status = hg_xstrdup("COMPLETE");
+        r->duration_ms = 12.5;
+        r->upstream_ms = 11.25;
+        r->body_sha256 = hg_xstrdup("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+        r->client_addr = hg_xstrdup("10.0.0.1");
+        r->user_agent = hg_xstrdup("hubspot-api-client/13.5.0");
+        for (long k = 0; k != p->pairs; ++k) {
+            snprintf(from, sizeof(from), "%ld", 100000000 + (p->first + i) * 7 + k);
+            snprintf(to, sizeof(to), "%ld", 900000000 + k);
+            hg_audit_record_add_pair(r, from, to);
+        }
+        while (!hg_audit_accepting(p->a)) {
+            ++p->held_back;
+            sched_yield();
+        }
+        if (hg_audit_submit(p->a, r) != 0)
+            fprintf(stderr, "dropped a record\n");
+    }
+    return NULL;
+}
+
+int main(int argc, char **argv)
+{
+    long records = argc > 1 ? atol(argv[1]) : 200000, pairs = argc > 2 ? atol(argv[2]) : 10;
+    long threads = argc > 3 ? atol(argv[3]) : 4;
+    const char *kind = argc > 4 ? argv[4] : "sqlite";
+    char dir[] = "/tmp/hg-bench-audit-XXXXXX";
+    if (mkdtemp(dir) == NULL || threads < 1 || threads > 64) {
+        perror("bench_audit");
+        return 1;
+    }
+    json_t *conf = json_pack("{s:s?, s:s?}", "sqlite", strcmp(kind, "jsonl") != 0 ? "audit.db" : NULL, "jsonl",
+                             strcmp(kind, "sqlite") != 0 ? "audit.jsonl" : NULL);
+    hg_violations_t errors;
+    hg_violations_init(&errors, 10);
+    hg_audit_t *a = hg_audit_new(conf, dir, &errors);
+    if (a == NULL || hg_audit_start(a, &errors) != 0) {
+        fprintf(stderr, "bench_audit: %s\n", errors.count != 0 ? errors.items[0].message : "?");
+        return 1;
+    }
+    producer_t prod[64];
+    pthread_t tids[64];
+    double t0 = now_s();
+    for (long t = 0; t != threads; ++t) {
+        prod[t] = (producer_t){.a = a, .records = records / threads, .pairs = pairs, .first = t * (records / threads)};
+        pthread_create(&tids[t], NULL, produce, &prod[t]);
+    }
+    long held_back = 0;
+    for (long t = 0; t != threads; ++t) {
+        pthread_join(tids[t], NULL);
+        held_back += prod[t].held_back;
+    }
+    double t_submitted = now_s();
+    hg_audit_sync(a, 600000);
+    double t_done = now_s();
+    hg_audit_stats_t s;
+    hg_audit_stats(a, &s);
+    printf("store=%s records=%llu pairs=%ld threads=%ld\n", kind, (unsigned long long)s.written, pairs, threads);
+    printf("submitted in %.3f s (%.0f records/s, producers held back %ld times)\n", t_submitted - t0,
+           s.written / (t_submitted - t0), held_back);
+    printf("written in %.3f s: %.0f records/s\n", t_done - t0, s.written / (t_done - t0));
+    printf("dropped=%llu batches=%llu avg_batch=%.1f max_batch=%llu\nbatch sizes:", (unsigned long long)s.dropped,
+           (unsigned long long)s.batches, s.batches != 0 ? (double)s.written / s.batches : 0.0, (unsigned long long)s.max_batch);
+    for (int i = 0; i != HG_AUDIT_BATCH_HIST; ++i)
+        printf(" %s%d:%llu", i + 1 == HG_AUDIT_BATCH_HIST ? ">=" : "", 1 << i, (unsigned long long)s.batch_hist[i]);
+    printf("\n");
+    double t_stop = now_s();
+    hg_audit_free(a);
+    printf("stop took %.3f s\n", now_s() - t_stop);
+    json_decref(conf);
+    char *cmd = hg_xasprintf("du -sh %s; rm -rf %s", dir, dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "bench_audit: cleanup failed\n");
+    free(cmd);
+    return 0;
+}
