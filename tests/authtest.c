@@ -15,6 +15,8 @@
 #include <openssl/hmac.h>
 #include <openssl/pem.h>
 #include <openssl/rsa.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -246,6 +248,7 @@ char *at_bearer(const char *token)
 
 struct st_at_server_t {
     int fd, stop_pipe[2];
+    SSL_CTX *tls; /* NULL: plain HTTP */
     unsigned short port;
     pthread_t thread;
     pthread_mutex_t mutex;
@@ -254,13 +257,36 @@ struct st_at_server_t {
     unsigned hits;
 };
 
+static ssize_t conn_read(SSL *ssl, int conn, char *buf, size_t len)
+{
+    return ssl != NULL ? SSL_read(ssl, buf, (int)len) : read(conn, buf, len);
+}
+
+static ssize_t conn_write(SSL *ssl, int conn, const char *buf, size_t len)
+{
+    return ssl != NULL ? SSL_write(ssl, buf, (int)len) : write(conn, buf, len);
+}
+
 static void serve_one(at_server_t *s, int conn)
 {
     char req[8192];
     size_t got = 0;
     struct pollfd pfd = {conn, POLLIN, 0};
-    while (got < sizeof(req) - 1 && poll(&pfd, 1, 2000) == 1) {
-        ssize_t n = read(conn, req + got, sizeof(req) - 1 - got);
+    SSL *ssl = NULL;
+    if (s->tls != NULL) {
+        ssl = SSL_new(s->tls);
+        SSL_set_fd(ssl, conn);
+        if (poll(&pfd, 1, 2000) != 1 || SSL_accept(ssl) != 1) {
+            SSL_free(ssl);
+            close(conn);
+            pthread_mutex_lock(&s->mutex);
+            ++s->hits; /* a refused handshake is a request too */
+            pthread_mutex_unlock(&s->mutex);
+            return;
+        }
+    }
+    while (got < sizeof(req) - 1 && ((ssl != NULL && SSL_pending(ssl) > 0) || poll(&pfd, 1, 2000) == 1)) {
+        ssize_t n = conn_read(ssl, conn, req + got, sizeof(req) - 1 - got);
         if (n <= 0)
             break;
         got += (size_t)n;
@@ -279,7 +305,7 @@ static void serve_one(at_server_t *s, int conn)
                                   status, strlen(body), body);
         size_t len = strlen(resp), off = 0;
         while (off < len) {
-            ssize_t n = write(conn, resp + off, len - off);
+            ssize_t n = conn_write(ssl, conn, resp + off, len - off);
             if (n <= 0)
                 break;
             off += (size_t)n;
@@ -287,6 +313,10 @@ static void serve_one(at_server_t *s, int conn)
         free(resp);
     }
     free(body);
+    if (ssl != NULL) {
+        SSL_shutdown(ssl);
+        SSL_free(ssl);
+    }
     close(conn);
 }
 
@@ -310,7 +340,22 @@ static void *server_run(void *arg)
 
 at_server_t *at_server_start(void)
 {
+    return at_server_start_tls(NULL, NULL);
+}
+
+at_server_t *at_server_start_tls(const char *cert_pem, EVP_PKEY *key)
+{
     at_server_t *s = hg_xcalloc(1, sizeof(*s));
+    if (cert_pem != NULL) {
+        BIO *bio = BIO_new_mem_buf(cert_pem, -1);
+        X509 *cert = PEM_read_bio_X509(bio, NULL, NULL, NULL);
+        s->tls = SSL_CTX_new(TLS_server_method());
+        if (cert == NULL || s->tls == NULL || SSL_CTX_use_certificate(s->tls, cert) != 1 ||
+            SSL_CTX_use_PrivateKey(s->tls, key) != 1)
+            die("server TLS");
+        X509_free(cert);
+        BIO_free(bio);
+    }
     struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = 0, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     socklen_t slen = sizeof(sin);
     if ((s->fd = socket(AF_INET, SOCK_STREAM, 0)) < 0 || bind(s->fd, (struct sockaddr *)&sin, sizeof(sin)) != 0 ||
@@ -343,7 +388,7 @@ unsigned at_server_hits(at_server_t *s)
 
 char *at_server_url(at_server_t *s, const char *path)
 {
-    return hg_xasprintf("http://127.0.0.1:%u%s", (unsigned)s->port, path);
+    return hg_xasprintf("%s://127.0.0.1:%u%s", s->tls != NULL ? "https" : "http", (unsigned)s->port, path);
 }
 
 void at_server_stop(at_server_t *s)
@@ -355,8 +400,35 @@ void at_server_stop(at_server_t *s)
     close(s->stop_pipe[0]);
     close(s->stop_pipe[1]);
     pthread_mutex_destroy(&s->mutex);
+    SSL_CTX_free(s->tls);
     free(s->body);
     free(s);
+}
+
+char *at_selfsigned(EVP_PKEY *key, const char *san)
+{
+    X509 *cert = X509_new();
+    X509_set_version(cert, 2);
+    ASN1_INTEGER_set(X509_get_serialNumber(cert), 1);
+    X509_gmtime_adj(X509_getm_notBefore(cert), -60);
+    X509_gmtime_adj(X509_getm_notAfter(cert), 3600);
+    X509_set_pubkey(cert, key);
+    X509_NAME_add_entry_by_txt(X509_get_subject_name(cert), "CN", MBSTRING_ASC, (const unsigned char *)"hubgate test", -1, -1, 0);
+    X509_set_issuer_name(cert, X509_get_subject_name(cert));
+    X509V3_CTX ctx;
+    X509V3_set_ctx_nodb(&ctx);
+    X509V3_set_ctx(&ctx, cert, cert, NULL, NULL, 0);
+    X509_EXTENSION *ext = X509V3_EXT_conf_nid(NULL, &ctx, NID_subject_alt_name, san);
+    X509_EXTENSION *bc = X509V3_EXT_conf_nid(NULL, &ctx, NID_basic_constraints, "critical,CA:TRUE");
+    if (ext == NULL || bc == NULL || X509_add_ext(cert, ext, -1) != 1 || X509_add_ext(cert, bc, -1) != 1 ||
+        X509_sign(cert, key, EVP_sha256()) == 0)
+        die("self-signed certificate");
+    X509_EXTENSION_free(ext);
+    X509_EXTENSION_free(bc);
+    BIO *bio = BIO_new(BIO_s_mem());
+    PEM_write_bio_X509(bio, cert);
+    X509_free(cert);
+    return bio_string(bio);
 }
 
 int at_wait(int (*cond)(void *ctx), void *ctx, unsigned timeout_ms)

@@ -47,10 +47,14 @@ char *at_bearer(const char *token);
 /* a loopback HTTP/1.1 server that answers every request with the current status and body */
 typedef struct st_at_server_t at_server_t;
 at_server_t *at_server_start(void);
+/* the same over TLS with this certificate (PEM) and key */
+at_server_t *at_server_start_tls(const char *cert_pem, EVP_PKEY *key);
+/* a self-signed certificate (PEM, new heap string) for key, with subjectAltName san ("DNS:localhost,IP:127.0.0.1") */
+char *at_selfsigned(EVP_PKEY *key, const char *san);
 /* status 0: the server closes each connection without answering */
 void at_server_set(at_server_t *s, int status, const char *body);
 unsigned at_server_hits(at_server_t *s);
-/* http://127.0.0.1:PORT/path (new heap string) */
+/* http(s)://127.0.0.1:PORT/path (new heap string) */
 char *at_server_url(at_server_t *s, const char *path);
 void at_server_stop(at_server_t *s);
 
