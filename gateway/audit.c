@@ -17,6 +17,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -302,11 +303,26 @@ static int open_stores(hg_audit_t *a)
     return -1;
 }
 
+/* closes the stores on the writer thread (no SQLite call elsewhere, not even the last one); mutex held */
+static void close_stores(hg_audit_t *a)
+{
+    hg_audit_sqlite_t *sqlite = a->sqlite;
+    hg_audit_jsonl_t *jsonl = a->jsonl;
+    a->sqlite = NULL;
+    a->jsonl = NULL;
+    pthread_mutex_unlock(&a->mutex);
+    hg_audit_sqlite_free(sqlite);
+    hg_audit_jsonl_free(jsonl);
+    pthread_mutex_lock(&a->mutex);
+}
+
 static void *writer_main(void *arg)
 {
     hg_audit_t *a = arg;
     int opened = open_stores(a) == 0;
     pthread_mutex_lock(&a->mutex);
+    if (!opened)
+        close_stores(a);
     a->open_state = opened ? 1 : -1;
     a->next_retention = wall_ms(a);
     pthread_cond_broadcast(&a->progress);
@@ -380,6 +396,7 @@ static void *writer_main(void *arg)
         }
         pthread_cond_broadcast(&a->progress);
     }
+    close_stores(a);
     a->busy = 0;
     pthread_cond_broadcast(&a->progress);
     pthread_mutex_unlock(&a->mutex);
@@ -404,7 +421,13 @@ int hg_audit_start(hg_audit_t *a, hg_violations_t *errors)
         a->jsonl = hg_audit_jsonl_new(a->jsonl_path);
     pthread_mutex_lock(&a->mutex);
     a->open_state = 0;
+    /* the writer takes no signals: SIGTERM and friends go to the server's threads, and a closed stdout
+       gives the JSON Lines store EPIPE instead of killing the process with SIGPIPE */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
     int rc = pthread_create(&a->thread, NULL, writer_main, a);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (rc != 0) {
         pthread_mutex_unlock(&a->mutex);
         hg_violations_add(errors, "/audit", "store_open", "cannot start the audit writer: %s", strerror(rc));
@@ -424,10 +447,6 @@ int hg_audit_start(hg_audit_t *a, hg_violations_t *errors)
     if (!opened) {
         pthread_join(a->thread, NULL);
         hg_violations_add(errors, a->open_in, "store_open", "%s", a->open_err);
-        hg_audit_sqlite_free(a->sqlite);
-        hg_audit_jsonl_free(a->jsonl);
-        a->sqlite = NULL;
-        a->jsonl = NULL;
         free(a->ring);
         a->ring = NULL;
         return -1;
@@ -501,10 +520,6 @@ void hg_audit_stop(hg_audit_t *a, int64_t timeout_ms)
     pthread_mutex_lock(&a->mutex);
     a->started = 0;
     pthread_mutex_unlock(&a->mutex);
-    hg_audit_sqlite_free(a->sqlite);
-    hg_audit_jsonl_free(a->jsonl);
-    a->sqlite = NULL;
-    a->jsonl = NULL;
 }
 
 void hg_audit_free(hg_audit_t *a)

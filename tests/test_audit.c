@@ -944,6 +944,29 @@ START_TEST(stop_gives_up_on_a_failing_store_at_the_deadline)
 }
 END_TEST
 
+/* a closed stdout pipe is a failing store, not a SIGPIPE that kills the gateway */
+START_TEST(jsonl_stdout_broken_pipe)
+{
+    int fds[2];
+    ck_assert_int_eq(pipe(fds), 0);
+    close(fds[0]);
+    fflush(stdout);
+    int saved = dup(STDOUT_FILENO);
+    ck_assert_int_eq(dup2(fds[1], STDOUT_FILENO), STDOUT_FILENO);
+    close(fds[1]);
+    hg_audit_t *a = new_tuned("{\"sqlite\": null, \"jsonl\": \"-\", \"on_failure\": \"continue\"}", "/", 16, 4, 20, 20);
+    ck_assert_int_eq(hg_audit_submit(a, full_record(0)), 0);
+    ck_assert_int_eq(hg_audit_sync(a, 3000), 0);
+    hg_audit_stats_t s = stats(a);
+    ck_assert_int_eq(s.healthy, 0);
+    ck_assert_uint_eq(s.dropped, 1);
+    ck_assert_str_eq(s.last_error, "audit log -: Broken pipe");
+    hg_audit_free(a);
+    ck_assert_int_eq(dup2(saved, STDOUT_FILENO), STDOUT_FILENO);
+    close(saved);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("audit");
@@ -981,6 +1004,7 @@ int main(void)
     tcase_add_test(tc, jsonl_reopens_for_rotation_and_after_delete);
     tcase_add_test(tc, jsonl_disk_full_then_recovers_without_duplicates);
     tcase_add_test(tc, jsonl_to_stdout);
+    tcase_add_test(tc, jsonl_stdout_broken_pipe);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
