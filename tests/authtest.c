@@ -19,6 +19,7 @@
 #include <openssl/x509v3.h>
 #include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -264,7 +265,7 @@ static ssize_t conn_read(SSL *ssl, int conn, char *buf, size_t len)
 
 static ssize_t conn_write(SSL *ssl, int conn, const char *buf, size_t len)
 {
-    return ssl != NULL ? SSL_write(ssl, buf, (int)len) : write(conn, buf, len);
+    return ssl != NULL ? SSL_write(ssl, buf, (int)len) : send(conn, buf, len, MSG_NOSIGNAL);
 }
 
 static void serve_one(at_server_t *s, int conn)
@@ -346,6 +347,7 @@ at_server_t *at_server_start(void)
 at_server_t *at_server_start_tls(const char *cert_pem, EVP_PKEY *key)
 {
     at_server_t *s = hg_xcalloc(1, sizeof(*s));
+    signal(SIGPIPE, SIG_IGN); /* a client that refuses our certificate hangs up while we write */
     if (cert_pem != NULL) {
         BIO *bio = BIO_new_mem_buf(cert_pem, -1);
         X509 *cert = PEM_read_bio_X509(bio, NULL, NULL, NULL);
