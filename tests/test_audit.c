@@ -520,6 +520,7 @@ static sqlite3 *lock_db(const char *db_path)
 {
     sqlite3 *db;
     ck_assert_int_eq(sqlite3_open(db_path, &db), SQLITE_OK);
+    sqlite3_busy_timeout(db, 3000); /* the writer may be in its start-up retention step */
     ck_assert_int_eq(sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
     return db;
 }
