@@ -77,37 +77,77 @@ static size_t coerce_ids(json_t *inputs)
     return count;
 }
 
-/* ---- the shape the canonical body needs ---- */
+/* ---- the shape the canonical body needs, read into pairs ---- */
+
+typedef unsigned __int128 id_key_t;
+
+struct pair {
+    id_key_t key[2]; /* value * 32 + length: equal keys <=> equal digit strings (leading zeros count) */
+    const char *id[2];
+    unsigned char len[2];
+    unsigned char dup;
+};
+
+/* where a problem is: "" (depth 0), /inputs (1), /inputs/N (2), /inputs/N/from (3), /inputs/N/from/id (4) */
+struct place {
+    int depth;
+    size_t index;
+    int side;
+};
 
 struct shape_ctx {
     hg_violations_t *errors;
     int reject_unknown;
-    size_t dropped;
     int ok;
-    char ptr[96]; /* "/inputs/N/from/id" fits easily */
+    size_t dropped;
 };
 
-__attribute__((format(printf, 3, 4))) static void shape_fail(struct shape_ctx *c, const char *code, const char *fmt, ...)
+/* the pointer of a place, written only when a problem is reported */
+static void place_pointer(const struct place *pl, char *buf, size_t size)
 {
-    char message[128];
+    switch (pl->depth) {
+    case 0:
+        snprintf(buf, size, "%s", "");
+        break;
+    case 1:
+        snprintf(buf, size, "/inputs");
+        break;
+    case 2:
+        snprintf(buf, size, "/inputs/%zu", pl->index);
+        break;
+    default:
+        snprintf(buf, size, "/inputs/%zu/%s%s", pl->index, side_names[pl->side], pl->depth == 4 ? "/id" : "");
+        break;
+    }
+}
+
+__attribute__((format(printf, 4, 5))) static void shape_fail(struct shape_ctx *c, const struct place *pl, const char *code,
+                                                             const char *fmt, ...)
+{
+    char in[64], message[128];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(message, sizeof(message), fmt, ap);
     va_end(ap);
+    place_pointer(pl, in, sizeof(in));
     c->ok = 0;
-    hg_violations_add(c->errors, c->ptr, code, "%s", message);
+    hg_violations_add(c->errors, in, code, "%s", message);
 }
 
-/* members of obj other than `a` and `b` (b may be NULL), under c->ptr: refused or counted */
-static void shape_unknown(struct shape_ctx *c, json_t *obj, const char *a, const char *b)
+/*
+ * members of obj other than `a` and `b` (b may be NULL), under pl: refused, or counted as dropped;
+ * `known` is how many of a and b obj has (the caller has looked them up already)
+ */
+static void shape_unknown(struct shape_ctx *c, const struct place *pl, json_t *obj, size_t known, const char *a, const char *b)
 {
-    size_t known = (json_object_get(obj, a) != NULL) + (b != NULL && json_object_get(obj, b) != NULL);
     if (json_object_size(obj) == known)
         return;
     if (!c->reject_unknown) {
         c->dropped += json_object_size(obj) - known;
         return;
     }
+    char base[64];
+    place_pointer(pl, base, sizeof(base));
     const char *key;
     json_t *value;
     json_object_foreach(obj, key, value)
@@ -117,7 +157,7 @@ static void shape_unknown(struct shape_ctx *c, json_t *obj, const char *a, const
         hg_jptr_t p;
         hg_jptr_init(&p);
         hg_jptr_push_key(&p, key);
-        char *in = hg_xasprintf("%s%s", c->ptr, p.buf);
+        char *in = hg_xasprintf("%s%s", base, p.buf);
         c->ok = 0;
         hg_violations_add(c->errors, in, "additionalProperties", "property \"%s\" is not allowed", key);
         free(in);
@@ -125,7 +165,7 @@ static void shape_unknown(struct shape_ctx *c, json_t *obj, const char *a, const
     }
 }
 
-/* the words jsonschema.c uses for a value's type, so that both checks read alike */
+/* the words jsonschema_validate.c uses for a value's type, so that both checks read alike */
 static const char *type_phrase(const json_t *v)
 {
     switch (json_typeof(v)) {
@@ -147,76 +187,89 @@ static const char *type_phrase(const json_t *v)
     }
 }
 
-static int is_digits(const char *s, size_t len)
+/* the key of a string of 1 to ID_MAX_DIGITS ASCII digits; 0 (no valid key has it) for anything else */
+static id_key_t id_key(const char *s, size_t len)
 {
     if (len < 1 || len > ID_MAX_DIGITS)
         return 0;
-    for (size_t i = 0; i != len; ++i)
+    id_key_t v = 0;
+    for (size_t i = 0; i != len; ++i) {
         if (s[i] < '0' || s[i] > '9')
             return 0;
+        v = v * 10 + (unsigned)(s[i] - '0');
+    }
+    return v * 32 + len;
+}
+
+/* obj = input.from or input.to (NULL: absent; pl is the input's place) into p; 0 when it is not usable */
+static int shape_side(struct shape_ctx *c, struct place pl, json_t *obj, int side, struct pair *p)
+{
+    pl.depth = 3;
+    pl.side = side;
+    if (obj == NULL) {
+        shape_fail(c, &pl, "required", "required property \"%s\" is missing", side_names[side]);
+        return 0;
+    }
+    if (!json_is_object(obj)) {
+        shape_fail(c, &pl, "type", "must be an object, not %s", type_phrase(obj));
+        return 0;
+    }
+    json_t *id = json_object_get(obj, "id");
+    shape_unknown(c, &pl, obj, id != NULL, "id", NULL);
+    pl.depth = 4;
+    if (id == NULL) {
+        shape_fail(c, &pl, "required", "required property \"%s\" is missing", "id");
+        return 0;
+    }
+    if (!json_is_string(id)) {
+        shape_fail(c, &pl, "type", "must be a string, not %s", type_phrase(id));
+        return 0;
+    }
+    p->id[side] = json_string_value(id);
+    p->len[side] = (unsigned char)json_string_length(id);
+    if ((p->key[side] = id_key(p->id[side], json_string_length(id))) == 0) {
+        shape_fail(c, &pl, "pattern", "must match the pattern %s", "^[0-9]{1,20}$");
+        return 0;
+    }
     return 1;
 }
 
-/* input.from or input.to; c->ptr is "/inputs/N" (length at) */
-static void shape_side(struct shape_ctx *c, json_t *input, int side, size_t at)
-{
-    json_t *obj = json_object_get(input, side_names[side]);
-    size_t len = at + (size_t)sprintf(c->ptr + at, "/%s", side_names[side]);
-    if (obj == NULL) {
-        shape_fail(c, "required", "required property \"%s\" is missing", side_names[side]);
-        return;
-    }
-    if (!json_is_object(obj)) {
-        shape_fail(c, "type", "must be an object, not %s", type_phrase(obj));
-        return;
-    }
-    shape_unknown(c, obj, "id", NULL);
-    json_t *id = json_object_get(obj, "id");
-    strcpy(c->ptr + len, "/id");
-    if (id == NULL) {
-        shape_fail(c, "required", "required property \"%s\" is missing", "id");
-    } else if (!json_is_string(id)) {
-        shape_fail(c, "type", "must be a string, not %s", type_phrase(id));
-    } else if (!is_digits(json_string_value(id), json_string_length(id))) {
-        shape_fail(c, "pattern", "must match the pattern %s", "^[0-9]{1,20}$");
-    }
-}
-
 /*
- * 1 when root has the shape the canonical body needs; otherwise 0 with violations added. Members
- * it does not carry are added to *dropped, or refused with reject_unknown.
+ * Checks that root has the shape the canonical body needs and reads its pairs into pairs[] (room
+ * for json_array_size(/inputs)). 1 when it has; otherwise 0 with violations added. Members the
+ * canonical body does not carry are added to *dropped, or refused with reject_unknown.
  */
-static int check_shape(json_t *root, int reject_unknown, hg_violations_t *errors, size_t *dropped)
+static int read_pairs(json_t *root, int reject_unknown, struct pair *pairs, hg_violations_t *errors, size_t *dropped)
 {
     struct shape_ctx c = {.errors = errors, .reject_unknown = reject_unknown, .ok = 1};
+    struct place pl = {0};
     if (!json_is_object(root)) {
-        shape_fail(&c, "type", "must be an object, not %s", type_phrase(root));
+        shape_fail(&c, &pl, "type", "must be an object, not %s", type_phrase(root));
         return 0;
     }
-    shape_unknown(&c, root, "inputs", NULL);
     json_t *inputs = json_object_get(root, "inputs");
-    strcpy(c.ptr, "/inputs");
+    shape_unknown(&c, &pl, root, inputs != NULL, "inputs", NULL);
+    pl.depth = 1;
     if (inputs == NULL) {
-        shape_fail(&c, "required", "required property \"%s\" is missing", "inputs");
+        shape_fail(&c, &pl, "required", "required property \"%s\" is missing", "inputs");
     } else if (!json_is_array(inputs)) {
-        shape_fail(&c, "type", "must be an array, not %s", type_phrase(inputs));
+        shape_fail(&c, &pl, "type", "must be an array, not %s", type_phrase(inputs));
     } else if (json_array_size(inputs) == 0) {
-        shape_fail(&c, "minItems", "must have at least 1 item, has 0");
+        shape_fail(&c, &pl, "minItems", "must have at least 1 item, has 0");
     } else {
-        size_t i;
         json_t *input;
-        json_array_foreach(inputs, i, input)
+        pl.depth = 2;
+        json_array_foreach(inputs, pl.index, input)
         {
-            size_t at = 7 + (size_t)sprintf(c.ptr + 7, "/%zu", i);
             if (!json_is_object(input)) {
-                shape_fail(&c, "type", "must be an object, not %s", type_phrase(input));
+                shape_fail(&c, &pl, "type", "must be an object, not %s", type_phrase(input));
                 continue;
             }
-            shape_unknown(&c, input, "from", "to");
-            for (int side = 0; side != 2; ++side) {
-                shape_side(&c, input, side, at);
-                c.ptr[at] = '\0';
-            }
+            json_t *from = json_object_get(input, "from"), *to = json_object_get(input, "to");
+            shape_unknown(&c, &pl, input, (from != NULL) + (to != NULL), "from", "to");
+            shape_side(&c, pl, from, 0, &pairs[pl.index]);
+            shape_side(&c, pl, to, 1, &pairs[pl.index]);
+            pairs[pl.index].dup = 0;
         }
     }
     *dropped += c.dropped;
@@ -264,23 +317,6 @@ static void explain_missing_from(const json_t *root, hg_violations_t *errors, si
 
 /* ---- pairs: deduplication and the canonical body ---- */
 
-typedef unsigned __int128 id_key_t;
-
-struct pair {
-    id_key_t key[2]; /* value * 32 + length: equal keys <=> equal digit strings (leading zeros count) */
-    const char *id[2];
-    size_t len[2];
-    int dup;
-};
-
-static id_key_t id_key(const char *s, size_t len)
-{
-    id_key_t v = 0;
-    for (size_t i = 0; i != len; ++i)
-        v = v * 10 + (unsigned)(s[i] - '0');
-    return v * 32 + len;
-}
-
 static int cmp_key(id_key_t a, id_key_t b)
 {
     return a < b ? -1 : a > b;
@@ -297,20 +333,11 @@ static int cmp_pairs(const void *x, const void *y, void *arg)
     return r;
 }
 
-/* reads the validated pairs and marks every repeat of an earlier (from, to); returns the number of repeats */
-static size_t mark_duplicates(json_t *inputs, struct pair *pairs, size_t *order, size_t n)
+/* marks every repeat of an earlier (from, to) in pairs[0..n); returns the number of repeats */
+static size_t mark_duplicates(struct pair *pairs, size_t *order, size_t n)
 {
-    for (size_t i = 0; i != n; ++i) {
-        json_t *input = json_array_get(inputs, i);
-        for (int side = 0; side != 2; ++side) {
-            json_t *id = json_object_get(json_object_get(input, side_names[side]), "id");
-            pairs[i].id[side] = json_string_value(id);
-            pairs[i].len[side] = json_string_length(id);
-            pairs[i].key[side] = id_key(pairs[i].id[side], pairs[i].len[side]);
-        }
-        pairs[i].dup = 0;
+    for (size_t i = 0; i != n; ++i)
         order[i] = i;
-    }
     qsort_r(order, n, sizeof(*order), cmp_pairs, pairs);
     size_t dups = 0;
     for (size_t j = 1; j < n; ++j) {
@@ -408,18 +435,16 @@ static int process_associations(const hg_body_rules_t *rules, json_t *root, hg_b
         out->dropped_fields = hg_schema_prune(rules->schema, root);
     if (!validate(rules, root, errors))
         return -1;
-    size_t first = errors->count;
-    int shaped = check_shape(root, rules->reject_unknown, errors, &out->dropped_fields);
-    explain_missing_from(root, errors, first);
-    if (!shaped)
-        return -1;
-
-    size_t n = json_array_size(inputs);
+    size_t n = json_array_size(inputs), first = errors->count;
     struct pair *pairs = hg_xmalloc(n * (sizeof(*pairs) + sizeof(size_t)));
     size_t *order = (size_t *)(pairs + n);
-    out->duplicates = mark_duplicates(inputs, pairs, order, n);
-    size_t forwarded = n - out->duplicates;
     int ret = -1;
+    if (!read_pairs(root, rules->reject_unknown, pairs, errors, &out->dropped_fields)) {
+        explain_missing_from(root, errors, first);
+        goto Exit;
+    }
+    out->duplicates = mark_duplicates(pairs, order, n);
+    size_t forwarded = n - out->duplicates;
     if (rules->max_inputs != 0 && forwarded > rules->max_inputs) {
         hg_violations_add(errors, "/inputs", "maxItems", "must have at most %zu inputs after removing duplicates, has %zu",
                           rules->max_inputs, forwarded);

@@ -258,6 +258,8 @@ static const struct body_case schema_cases[] = {
             {"/inputs/0/from", "duplicate_key", "invalid JSON at line 1, column 47 (byte 46): duplicate key \"from\""}),
     REFUSED("duplicate id", IN1("{\"id\":\"1\",\"id\":\"1\"}", ID("\"2\"")), 0, 0, 0, 0,
             {"/inputs/0/from/id", "duplicate_key", "invalid JSON at line 1, column 30 (byte 29): duplicate key \"id\""}),
+    REFUSED("duplicate key in to", "{\"inputs\":[{\"from\":{\"id\":\"1\"},\"to\":{\"id\":\"2\",\"x\":1,\"x\":1}}]}", 0, 0, 0, 0,
+            {"/inputs/0/to/x", "duplicate_key", "invalid JSON at line 1, column 52 (byte 51): duplicate key \"x\""}),
     REFUSED("duplicate key deep in an unknown field", "{\"inputs\":[],\"x\":[{},{\"a\":{\"b\":1,\"b\":2}}]}", 0, 0, 0, 0,
             {"/x/1/a/b", "duplicate_key", "invalid JSON at line 1, column 34 (byte 33): duplicate key \"b\""}),
     REFUSED("duplicate key spelled with an escape", IN1("{\"id\":\"1\",\"\\u0069d\":\"1\"}", ID("\"2\"")), 0, 0, 0, 0,
@@ -291,6 +293,11 @@ static const struct body_case schema_cases[] = {
     REFUSED("_from instead of from, refused", "{\"inputs\":[{\"_from\":{\"id\":\"1\"},\"to\":{\"id\":\"2\"}}]}", 1, 1, 0, 0,
             {"/inputs/0/from", "required", SDK_MESSAGE},
             {"/inputs/0/_from", "additionalProperties", "property \"_from\" is not allowed"}),
+    REFUSED("from null next to to", IN1("null", ID("\"2\"")), 0, 1, 0, 0,
+            {"/inputs/0/from", "type", "must be an object, not null"}),
+    REFUSED("to alone with an unknown field, refused", "{\"inputs\":[{\"to\":{\"id\":\"2\"},\"fromId\":\"1\"}]}", 1, 1, 0, 0,
+            {"/inputs/0/from", "required", SDK_MESSAGE},
+            {"/inputs/0/fromId", "additionalProperties", "property \"fromId\" is not allowed"}),
     REFUSED("missing id", IN1("{}", "{\"ID\":\"2\"}"), 0, 1, 0, 1,
             {"/inputs/0/from/id", "required", "required property \"id\" is missing"},
             {"/inputs/0/to/id", "required", "required property \"id\" is missing"}),
@@ -630,6 +637,32 @@ START_TEST(max_inputs_zero_is_no_limit)
 }
 END_TEST
 
+START_TEST(earlier_violations_are_kept_and_the_limit_holds)
+{
+    /* the caller's list may hold a path problem already and keep only 2: the SDK hint is added
+       to the body's own violation, the earlier one stays untouched, the rest is counted */
+    const char *body = "{\"inputs\":[{\"to\":{\"id\":\"2\"}},{\"to\":{\"id\":\"3\"}},{\"to\":{\"id\":\"4\"}}]}";
+    for (int with_schema = 0; with_schema != 2; ++with_schema) {
+        hg_schema_t *schema = with_schema ? load_schema() : NULL;
+        hg_body_rules_t rules = {HG_NORMALIZE_ASSOCIATIONS, schema, 0, 2000, 32};
+        hg_violations_t errors;
+        hg_violations_init(&errors, 2);
+        hg_violations_add(&errors, "/inputs/0/from", "required", "not from the body");
+        hg_body_result_t r;
+        ck_assert_int_eq(hg_body_process(&rules, body, strlen(body), &r, &errors), -1);
+        ck_assert_uint_eq(errors.count, 2);
+        ck_assert_uint_eq(hg_violations_total(&errors), 4);
+        ck_assert_str_eq(errors.items[0].message, "not from the body");
+        ck_assert_str_eq(errors.items[1].in, "/inputs/0/from");
+        ck_assert_str_eq(errors.items[1].message, SDK_MESSAGE);
+        ck_assert_uint_eq(r.received, 3);
+        hg_body_result_dispose(&r);
+        hg_violations_clear(&errors);
+        hg_schema_free(schema);
+    }
+}
+END_TEST
+
 /* ---- normalize: none ---- */
 
 START_TEST(none_forwards_the_bytes)
@@ -865,6 +898,7 @@ int main(void)
     tcase_add_test(tc, nesting_beyond_the_limit);
     tcase_add_test(tc, ids_twenty_digits_and_leading_zeros);
     tcase_add_test(tc, max_inputs_zero_is_no_limit);
+    tcase_add_test(tc, earlier_violations_are_kept_and_the_limit_holds);
     suite_add_tcase(s, tc);
     tc = tcase_create("none");
     tcase_add_test(tc, none_forwards_the_bytes);
