@@ -36,7 +36,8 @@ typedef struct st_series_t {
     uint32_t hash;
     int status;
     char *route, *decision; /* one allocation ("route\0decision\0"), written before `used` */
-    int used;               /* release-stored once the key is complete */
+    size_t route_len, decision_len;
+    int used; /* release-stored once the key is complete */
 } series_t;
 
 typedef struct st_histogram_t {
@@ -84,26 +85,42 @@ void hg_metrics_free(hg_metrics_t *m)
     free(m);
 }
 
-static uint32_t series_hash(const char *route, const char *decision, int status)
+/* a word at a time: the request path hashes the route name on every request */
+static uint64_t hash_mix(uint64_t h, uint64_t v)
 {
-    uint32_t h = 2166136261u; /* FNV-1a */
-    for (const unsigned char *p = (const unsigned char *)route; *p != '\0'; ++p)
-        h = (h ^ *p) * 16777619u;
-    h = (h ^ 0xffu) * 16777619u;
-    for (const unsigned char *p = (const unsigned char *)decision; *p != '\0'; ++p)
-        h = (h ^ *p) * 16777619u;
-    h = (h ^ (uint32_t)status) * 16777619u;
-    return h ^ (h >> 15);
+    h = (h ^ v) * 0x9e3779b97f4a7c15ULL;
+    return h ^ (h >> 29);
+}
+
+static uint64_t hash_str(uint64_t h, const char *s, size_t len)
+{
+    uint64_t v;
+    for (; len >= 8; s += 8, len -= 8) {
+        memcpy(&v, s, 8);
+        h = hash_mix(h, v);
+    }
+    v = 0;
+    memcpy(&v, s, len);
+    return hash_mix(h, v ^ ((uint64_t)len << 56));
+}
+
+static uint32_t series_hash(const char *route, size_t rlen, const char *decision, size_t dlen, int status)
+{
+    uint64_t h = hash_str(hash_str(0x243f6a8885a308d3ULL, route, rlen), decision, dlen);
+    h = hash_mix(h, (uint64_t)(uint32_t)status);
+    return (uint32_t)(h ^ (h >> 32));
 }
 
 /* the series of the key, added when there is room for it; NULL when there is none */
 static series_t *find_series(hg_metrics_t *m, const char *route, const char *decision, int status)
 {
-    uint32_t hash = series_hash(route, decision, status);
+    size_t rlen = strlen(route), dlen = strlen(decision);
+    uint32_t hash = series_hash(route, rlen, decision, dlen, status);
     size_t i = hash & (NUM_SLOTS - 1);
     series_t *s;
     for (; (s = &m->slots[i])->used; i = (i + 1) & (NUM_SLOTS - 1))
-        if (s->hash == hash && s->status == status && strcmp(s->route, route) == 0 && strcmp(s->decision, decision) == 0)
+        if (s->hash == hash && s->status == status && s->route_len == rlen && s->decision_len == dlen &&
+            memcmp(s->route, route, rlen) == 0 && memcmp(s->decision, decision, dlen) == 0)
             return s;
 
     int is_other = strcmp(route, OTHER) == 0;
@@ -112,12 +129,13 @@ static series_t *find_series(hg_metrics_t *m, const char *route, const char *dec
     if (m->num_series >= MAX_SERIES)
         return NULL;
 
-    size_t rlen = strlen(route), dlen = strlen(decision);
     char *key = hg_xmalloc(rlen + dlen + 2);
     memcpy(key, route, rlen + 1);
     memcpy(key + rlen + 1, decision, dlen + 1);
     s->route = key;
     s->decision = key + rlen + 1;
+    s->route_len = rlen;
+    s->decision_len = dlen;
     s->hash = hash;
     s->status = status;
     s->count = 0;
@@ -134,7 +152,7 @@ static uint64_t seconds_to_ns(double s)
         return 0;
     if (s > 1e9) /* about 31 years: keeps the conversion defined */
         s = 1e9;
-    return (uint64_t)llround(s * 1e9);
+    return (uint64_t)(s * 1e9 + 0.5);
 }
 
 static void histogram_observe(histogram_t *h, double seconds)
