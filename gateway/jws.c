@@ -251,7 +251,7 @@ int hg_jws_parse(const char *token, size_t len, hg_jws_t *jws, char *err, size_t
     if (dot2 == NULL || memchr(dot2 + 1, '.', (size_t)(end - dot2 - 1)) != NULL)
         return fail(err, errsize, "malformed token: expected three dot-separated parts");
     size_t hlen = (size_t)(dot1 - token), plen = (size_t)(dot2 - dot1 - 1), slen = (size_t)(end - dot2 - 1);
-    if (slen / 4 * 3 > HG_JWS_MAX_SIG)
+    if (slen * 3 / 4 > HG_JWS_MAX_SIG) /* the exact decoded size: sig[] must hold it */
         return fail(err, errsize, "malformed token: signature too long");
 
     unsigned char *buf = hg_xmalloc((hlen > plen ? hlen : plen) / 4 * 3 + 3);

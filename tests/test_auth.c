@@ -117,11 +117,11 @@ static void teardown(void)
     free(dir);
 }
 
-/* verifies "Bearer <token>"; returns the result, the principal (or NULL) in *p */
-static int verify(const char *token, hg_principal_t **p, hg_auth_error_t *err)
+/* verifies "Bearer <token>" at `now`; returns the result, the principal (or NULL) in *p */
+static int verify_at(hg_auth_t *a, hg_auth_cache_t *c, const char *token, int64_t now, hg_principal_t **p, hg_auth_error_t *err)
 {
     char *authz = at_bearer(token);
-    int ret = hg_auth_verify(auth, NULL, authz, strlen(authz), NOW, p, err);
+    int ret = hg_auth_verify(a, c, authz, strlen(authz), now, p, err);
     free(authz);
     return ret;
 }
@@ -179,7 +179,7 @@ START_TEST(libjwt_tokens_verify)
     char *token = at_jwt_mint(good[_i].alg, key, strlen(key), good[_i].kid, CLAIMS);
     hg_principal_t *p = NULL;
     hg_auth_error_t err;
-    int ret = verify(token, &p, &err);
+    int ret = verify_at(auth, NULL, token, NOW, &p, &err);
     ck_assert_msg(ret == 0, "%s: %s", good[_i].alg, err.description);
     assert_good_principal(p);
     hg_principal_release(p);
@@ -196,7 +196,7 @@ START_TEST(openssl_tokens_verify)
     char *token = at_sign(hg_jws_alg_from_name(good[_i].alg), pkey, secret, secret != NULL ? strlen(secret) : 0, header, CLAIMS);
     hg_principal_t *p = NULL;
     hg_auth_error_t err;
-    int ret = verify(token, &p, &err);
+    int ret = verify_at(auth, NULL, token, NOW, &p, &err);
     ck_assert_msg(ret == 0, "%s: %s", good[_i].alg, err.description);
     assert_good_principal(p);
     hg_principal_release(p);
@@ -208,7 +208,7 @@ END_TEST
 /* ---- hostile tokens ---- */
 
 enum { SIGN_RS256, SIGN_RS384, SIGN_HS256, SIGN_HS256_WITH_PEM, SIGN_ES256, SIGN_ES256_DER, SIGN_EMPTY };
-enum { AS_IS, TAMPER_PAYLOAD, TAMPER_HEADER, TAMPER_SIG, PAD_HEADER, NONCANONICAL_SIG, OVERSIZE, LITERAL };
+enum { AS_IS, TAMPER_PAYLOAD, TAMPER_HEADER, TAMPER_SIG, PAD_HEADER, NONCANONICAL_SIG, OVERSIZE, LONG_SIG, MAX_SIG, LITERAL };
 
 static const struct hostile {
     const char *name;
@@ -274,6 +274,9 @@ static const struct hostile {
      "malformed token: bad base64url in header"},
     {"non-canonical base64 in signature", "{\"alg\":\"RS256\",\"kid\":\"rs1\"}", CLAIMS, SIGN_RS256, NONCANONICAL_SIG, 1,
      "malformed token: bad base64url in signature"},
+    {"signature one byte too long", "{\"alg\":\"RS256\",\"kid\":\"rs1\"}", CLAIMS, SIGN_RS256, LONG_SIG, 1,
+     "malformed token: signature too long"},
+    {"signature of the largest size", "{\"alg\":\"RS256\",\"kid\":\"rs1\"}", CLAIMS, SIGN_RS256, MAX_SIG, 1, "signature invalid"},
     {"no dots", "Bearer eyJhbGciOiJSUzI1NiJ9", NULL, 0, LITERAL, 1, "malformed token: expected three dot-separated parts"},
     {"one dot", "Bearer eyJhbGciOiJSUzI1NiJ9.e30", NULL, 0, LITERAL, 1, "malformed token: expected three dot-separated parts"},
     {"extra dot", "Bearer eyJhbGciOiJSUzI1NiJ9.e30.e30.e30", NULL, 0, LITERAL, 1,
@@ -406,6 +409,18 @@ static char *make_hostile(const struct hostile *h)
         *end = *end == 'A' ? 'B' : *end == 'Q' ? 'R' : *end == 'g' ? 'h' : 'x';
         break;
     }
+    case LONG_SIG:  /* 1367 characters decode to 1025 bytes, one more than any accepted signature */
+    case MAX_SIG: { /* 1366 characters decode to exactly 1024 */
+        size_t n = h->mutation == LONG_SIG ? 1367 : 1366;
+        char *sig = hg_xmalloc(n + 1);
+        memset(sig, 'A', n);
+        sig[n] = '\0';
+        t = replace_part(token, 2, sig);
+        free(sig);
+        free(token);
+        token = t;
+        break;
+    }
     case LITERAL: {
         t = replace_part(token, 0, "eyJhbGciOiJSUzI1NiJ9*");
         free(token);
@@ -435,14 +450,6 @@ START_TEST(hostile_tokens_refused)
 END_TEST
 
 /* ---- rules, one test each ---- */
-
-static int verify_at(hg_auth_t *a, hg_auth_cache_t *c, const char *token, int64_t now, hg_principal_t **p, hg_auth_error_t *err)
-{
-    char *authz = at_bearer(token);
-    int ret = hg_auth_verify(a, c, authz, strlen(authz), now, p, err);
-    free(authz);
-    return ret;
-}
 
 /* an RS256 token (kid rs1) with these claims; expects pass (want NULL) or that refusal */
 static void expect(const char *header, const char *claims, int64_t now, const char *want)
