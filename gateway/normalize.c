@@ -13,7 +13,6 @@
 
 #include <openssl/evp.h>
 #include <stdarg.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
