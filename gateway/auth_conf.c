@@ -288,7 +288,7 @@ int hg_auth_configure(hg_auth_t *a, const json_t *auth, const char *basedir, hg_
     a->subject_claim = hg_xstrdup(sub != NULL ? sub : "sub");
     a->client_claims = get_strings(&c, auth, "client_claims", default_client_claims, &a->num_client_claims);
     a->max_token_bytes = (size_t)get_int(&c, auth, "max_token_bytes", 8192, 64, 1048576);
-    a->cache_entries = (size_t)get_int(&c, auth, "cache_entries", 10000, 0, 10000000);
+    a->cache_entries = (size_t)get_int(&c, auth, "cache_entries", 10000, 0, 1000000);
 
     const json_t *issuers = json_object_get(auth, "issuers"), *obj;
     if (issuers == NULL) {

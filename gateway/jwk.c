@@ -19,6 +19,7 @@
 #include <string.h>
 
 #define MIN_RSA_BITS 2048
+#define MAX_RSA_BITS (HG_JWS_MAX_SIG * 8) /* a larger key's signatures would not fit a token's */
 
 hg_keyset_t *hg_keyset_new(void)
 {
@@ -126,6 +127,9 @@ static int check_fit(EVP_PKEY *pkey, hg_jws_alg_t alg, char *err, size_t errsize
         if (EVP_PKEY_get_bits(pkey) < MIN_RSA_BITS)
             return fail(err, errsize, "RSA key of %d bits is too small for %s (%d at least)", EVP_PKEY_get_bits(pkey),
                         hg_jws_alg_name(alg), MIN_RSA_BITS);
+        if (EVP_PKEY_get_bits(pkey) > MAX_RSA_BITS)
+            return fail(err, errsize, "RSA key of %d bits is too large for %s (%d at most)", EVP_PKEY_get_bits(pkey),
+                        hg_jws_alg_name(alg), MAX_RSA_BITS);
         return 0;
     case HG_JWS_ECDSA:
         if (EVP_PKEY_is_a(pkey, "EC") && EVP_PKEY_get_group_name(pkey, group, sizeof(group), &glen) == 1 &&

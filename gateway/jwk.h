@@ -9,9 +9,9 @@
  * sharing one EVP_PKEY. A key whose type does not fit its algorithm is a load
  * error: an EC key for RS256, a P-384 key for ES256, a PEM for HS256 (the
  * classic "HMAC with the RSA public key" confusion cannot be configured). RSA
- * keys below 2048 bits are refused (RFC 7518 section 3.3 says MUST), HMAC
- * secrets shorter than the hash output too (section 3.2), so no key is ever
- * empty.
+ * keys below 2048 bits are refused (RFC 7518 section 3.3 says MUST), and
+ * above 8192 (their signatures exceed HG_JWS_MAX_SIG); HMAC secrets shorter
+ * than the hash output too (section 3.2), so no key is ever empty.
  *
  * Lifetime: an hg_keyset_t is immutable once built and reference-counted
  * (atomically), so a JWKS refresh can publish a new set while requests still
