@@ -151,7 +151,7 @@ static void build_route(hg_config_t *c, hg_route_t *r, const json_t *item, size_
         free(file);
     }
 
-    const char *normalize = get_str(item, "normalize", "none");
+    const char *normalize = get_str(item, "normalize", "associations");
     r->body.mode = strcmp(normalize, "associations") == 0 ? HG_NORMALIZE_ASSOCIATIONS : HG_NORMALIZE_NONE;
     r->body.schema = r->schema;
     r->body.reject_unknown = strcmp(get_str(item, "unknown_fields", "drop"), "reject") == 0;
@@ -360,10 +360,10 @@ const hg_route_t *hg_config_match(const hg_config_t *c, const char *method, size
     return NULL;
 }
 
-/* keys whose values are secrets or name files that hold them */
+/* keys whose values are secrets or name files that hold them (token_env only names a variable) */
 static int is_secret_key(const char *key)
 {
-    static const char *const secrets[] = {"token_file", "token_env", "secret_file", "key", "secret", "token", NULL};
+    static const char *const secrets[] = {"token_file", "secret_file", "key", "secret", "token", NULL};
     for (const char *const *s = secrets; *s != NULL; ++s)
         if (strcmp(key, *s) == 0)
             return 1;

@@ -71,9 +71,11 @@ static void log_restart_needed(hg_log_t *log, const hg_config_t *old, const hg_c
         hg_log(log, HG_LOG_WARN, "reload", "upstream url or timeouts changed: they take effect after a restart");
     if (old->limits.max_body_bytes != new->limits.max_body_bytes)
         hg_log(log, HG_LOG_WARN, "reload", "limits.max_body_bytes changed: h2o's own limit follows after a restart");
-    if (!json_equal(json_object_get(old->doc, "audit"), json_object_get(new->doc, "audit")) ||
-        !json_equal(json_object_get(old->doc, "admin"), json_object_get(new->doc, "admin")))
-        hg_log(log, HG_LOG_WARN, "reload", "audit or admin changed: they take effect after a restart");
+    if (!json_equal(json_object_get(old->doc, "audit"), json_object_get(new->doc, "audit")))
+        hg_log(log, HG_LOG_WARN, "reload", "audit changed: it takes effect after a restart");
+    if ((old->admin.listen == NULL) != (new->admin.listen == NULL) ||
+        (old->admin.listen != NULL && strcmp(old->admin.listen, new->admin.listen) != 0))
+        hg_log(log, HG_LOG_WARN, "reload", "admin.listen changed: it takes effect after a restart");
 }
 
 static void reload(hg_server_t *server, hg_log_t *log, const char *path)

@@ -158,8 +158,10 @@ static void adopt_config(hg_worker_t *w)
     w->config = hg_config_retain(s->config);
     w->config_generation = s->config_generation;
     pthread_mutex_unlock(&s->mutex);
-    if (w->auth_cache != NULL)
+    if (w->auth_cache != NULL) {
         hg_auth_cache_free(w->auth_cache);
+        hg_metrics_jwt_cache_replaced(w->metrics);
+    }
     w->auth_cache = hg_auth_cache_new(w->config->auth);
     if (old != NULL)
         hg_config_release(old);
