@@ -62,7 +62,7 @@ typedef struct st_hg_auth_error_t {
 
 /*
  * Builds the verifier from the configuration's /auth object (defaults applied
- * for absent keys: leeway_s 30, require_exp true, scope_claims
+ * for absent keys: audiences ["hubgate"] per issuer, leeway_s 30, require_exp true, scope_claims
  * ["scope","scp"], subject_claim "sub", client_claims ["client_id","azp"],
  * max_token_bytes 8192, cache_entries 10000). Key files are read and parsed
  * here, relative to basedir. Every problem is reported into errors with in =

@@ -241,9 +241,8 @@ static void configure_issuer(conf_t *c, hg_auth_t *a, hg_auth_issuer_t *is, cons
     for (size_t i = 0; iss != NULL && &a->issuers[i] != is; ++i)
         if (strcmp(a->issuers[i].iss, iss) == 0)
             problem(c, "issuer", "uniqueItems", "issuer \"%s\" is configured twice", iss);
-    if (json_object_get(obj, "audiences") == NULL)
-        problem(c, "audiences", "required", "audiences is required ([] to accept any aud)");
-    is->audiences = get_strings(c, obj, "audiences", NULL, &is->num_audiences);
+    static const char *const default_audiences[] = {"hubgate", NULL};
+    is->audiences = get_strings(c, obj, "audiences", default_audiences, &is->num_audiences);
 
     const json_t *keys = json_object_get(obj, "keys"), *entry;
     if (keys == NULL) {
@@ -276,7 +275,7 @@ int hg_auth_configure(hg_auth_t *a, const json_t *auth, const char *basedir, hg_
         hg_jptr_dispose(&c.ptr);
         return -1;
     }
-    a->leeway_s = get_int(&c, auth, "leeway_s", 30, 0, 86400);
+    a->leeway_s = get_int(&c, auth, "leeway_s", 30, 0, 3600);
     const json_t *require_exp = json_object_get(auth, "require_exp");
     a->require_exp = 1;
     if (require_exp != NULL && !json_is_boolean(require_exp))
@@ -287,7 +286,7 @@ int hg_auth_configure(hg_auth_t *a, const json_t *auth, const char *basedir, hg_
     const char *sub = get_string(&c, auth, "subject_claim", 0);
     a->subject_claim = hg_xstrdup(sub != NULL ? sub : "sub");
     a->client_claims = get_strings(&c, auth, "client_claims", default_client_claims, &a->num_client_claims);
-    a->max_token_bytes = (size_t)get_int(&c, auth, "max_token_bytes", 8192, 64, 1048576);
+    a->max_token_bytes = (size_t)get_int(&c, auth, "max_token_bytes", 8192, 256, 65536);
     a->cache_entries = (size_t)get_int(&c, auth, "cache_entries", 10000, 0, 1000000);
 
     const json_t *issuers = json_object_get(auth, "issuers"), *obj;

@@ -12,11 +12,13 @@
 #include <string.h>
 
 static char *dir;
+static EVP_PKEY *rsa;
 
 static void setup(void)
 {
     dir = at_tmpdir();
-    EVP_PKEY *rsa = at_keygen("RSA"), *p256 = at_keygen("P-256"), *p384 = at_keygen("P-384");
+    EVP_PKEY *p256 = at_keygen("P-256"), *p384 = at_keygen("P-384");
+    rsa = at_keygen("RSA");
     char *pem = at_pubkey_pem(rsa);
     free(at_write(dir, "rsa.pem", pem, strlen(pem)));
     free(pem);
@@ -34,13 +36,13 @@ static void setup(void)
     free(at_write(dir, "p256.jwks", text, strlen(text)));
     free(text);
     json_decref(jwks);
-    EVP_PKEY_free(rsa);
     EVP_PKEY_free(p256);
     EVP_PKEY_free(p384);
 }
 
 static void teardown(void)
 {
+    EVP_PKEY_free(rsa);
     at_rmdir(dir);
     free(dir);
 }
@@ -72,8 +74,8 @@ static const struct {
     {"{\"issuers\":[]}", "/auth/issuers", "minItems", "issuers must be an array of at least one issuer"},
     {"{\"issuers\":[{\"audiences\":[],\"keys\":[{\"alg\":\"RS256\",\"pem_file\":\"rsa.pem\"}]}]}", "/auth/issuers/0/issuer",
      "required", "issuer is required"},
-    {"{\"issuers\":[{\"issuer\":\"i\",\"keys\":[{\"alg\":\"RS256\",\"pem_file\":\"rsa.pem\"}]}]}", "/auth/issuers/0/audiences",
-     "required", "audiences is required ([] to accept any aud)"},
+    {"{\"issuers\":[{\"issuer\":\"i\",\"audiences\":\"gw\",\"keys\":[{\"alg\":\"RS256\",\"pem_file\":\"rsa.pem\"}]}]}",
+     "/auth/issuers/0/audiences", "type", "audiences must be an array of strings"},
     {"{\"issuers\":[{\"issuer\":\"i\",\"audiences\":[]}]}", "/auth/issuers/0/keys", "required", "keys is required"},
     {ISSUER("{\"alg\":\"RS256\"}"), "/auth/issuers/0/keys/0", "oneOf",
      "a key needs exactly one of pem_file, secret_file, jwks_file, jwks_url"},
@@ -123,7 +125,9 @@ static const struct {
     {"{\"cache_entries\":1.5," ISSUERS("{\"alg\":\"RS256\",\"pem_file\":\"rsa.pem\"}"), "/auth/cache_entries", "type",
      "cache_entries must be an integer"},
     {"{\"max_token_bytes\":10," ISSUERS("{\"alg\":\"RS256\",\"pem_file\":\"rsa.pem\"}"), "/auth/max_token_bytes", "minimum",
-     "max_token_bytes must be at least 64"},
+     "max_token_bytes must be at least 256"},
+    {"{\"leeway_s\":3601," ISSUERS("{\"alg\":\"RS256\",\"pem_file\":\"rsa.pem\"}"), "/auth/leeway_s", "maximum",
+     "leeway_s must be at most 3600"},
     {"{\"issuers\":[{\"issuer\":\"i\",\"audiences\":[],\"keys\":[{\"alg\":\"RS256\",\"pem_file\":\"rsa.pem\"}]},"
      "{\"issuer\":\"i\",\"audiences\":[],\"keys\":[{\"alg\":\"RS256\",\"pem_file\":\"rsa.pem\"}]}]}",
      "/auth/issuers/1/issuer", "uniqueItems", "issuer \"i\" is configured twice"},
@@ -186,6 +190,37 @@ START_TEST(good_configurations)
 }
 END_TEST
 
+START_TEST(audiences_default_to_hubgate)
+{
+    json_t *conf = json_pack("{s:[{s:s,s:[{s:s,s:s}]}]}", "issuers", "issuer", "i", "keys", "alg", "RS256", "pem_file", "rsa.pem");
+    hg_violations_t v;
+    hg_violations_init(&v, 4);
+    hg_auth_t *a = hg_auth_new(conf, dir, &v);
+    ck_assert_ptr_nonnull(a);
+    static const struct {
+        const char *claims, *want;
+    } cases[] = {{"{\"iss\":\"i\",\"aud\":\"hubgate\",\"exp\":1700000600}", NULL},
+                 {"{\"iss\":\"i\",\"aud\":\"other\",\"exp\":1700000600}", "audience not accepted"},
+                 {"{\"iss\":\"i\",\"exp\":1700000600}", "aud claim missing"}};
+    for (size_t i = 0; i != 3; ++i) {
+        char *token = at_sign(HG_JWS_RS256, rsa, NULL, 0, "{\"alg\":\"RS256\"}", cases[i].claims);
+        char *authz = at_bearer(token);
+        hg_principal_t *p = NULL;
+        hg_auth_error_t err;
+        int ret = hg_auth_verify(a, NULL, authz, strlen(authz), 1700000000, &p, &err);
+        if (cases[i].want == NULL)
+            ck_assert_int_eq(ret, 0);
+        else
+            ck_assert_str_eq(err.description, cases[i].want);
+        hg_principal_release(p);
+        free(authz);
+        free(token);
+    }
+    hg_auth_free(a);
+    json_decref(conf);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("auth_conf");
@@ -194,6 +229,7 @@ int main(void)
     tcase_add_loop_test(tc, refused_configurations, 0, sizeof(bad) / sizeof(bad[0]));
     tcase_add_test(tc, every_problem_reported);
     tcase_add_test(tc, good_configurations);
+    tcase_add_test(tc, audiences_default_to_hubgate);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
