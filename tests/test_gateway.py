@@ -102,44 +102,8 @@ def line_of(text, needle):
     raise AssertionError("%r not in the configuration" % needle)
 
 
-class GatewayCase(unittest.TestCase):
-    """One mock and one gateway per class. mock_args: hg.Mock keyword arguments; config: keyword
-    arguments of hg.gateway_config (deep-merged); upstream_url(mock) may be overridden."""
-
-    mock_args = {}
-    config = {}
-
-    @classmethod
-    def upstream_url(cls, mock):
-        return mock.url
-
-    @classmethod
-    def setUpClass(cls):
-        cls.mock = hg.Mock(**cls.mock_args)
-        try:
-            cls.gw = hg.Gateway(hg.gateway_config(cls.upstream_url(cls.mock), [key()], **cls.config))
-        except Exception:
-            cls.mock.stop()
-            raise
-        cls.token = token()
-
-    @classmethod
-    def tearDownClass(cls):
-        rc = cls.gw.stop()
-        cls.mock.stop()
-        if rc != 0:
-            raise AssertionError("hubgate exited %d: %s" % (rc, cls.gw.stderr()))
-
-    def setUp(self):
-        self.mock.clear()
-
-    def post(self, *pairs, path=None, headers=None, body=None, auth=True, **kw):
-        h = hg.bearer(self.token) if auth else {}
-        h.update(headers or {})
-        return self.gw.request("POST", path or hg.endpoint(), h, hg.inputs_body(*pairs) if body is None else body, **kw)
-
-    def assertNothingForwarded(self):
-        self.assertEqual(self.mock.requests(), [])
+class Asserts:
+    """What every answer of the gateway is checked for (a mixin of unittest.TestCase classes)."""
 
     def assertGatewayError(self, r, status, category, message=None):
         """The gateway's own HubSpot-shaped error: the request id is the correlationId."""
@@ -184,6 +148,45 @@ class GatewayCase(unittest.TestCase):
         self.assertEqual(len(r.headers.get_all("Server-Timing")), 1)
         self.assertRegex(r.headers["Server-Timing"], SERVER_TIMING)
 
+
+class GatewayCase(Asserts, unittest.TestCase):
+    """One mock and one gateway per class. mock_args: hg.Mock keyword arguments; config: keyword
+    arguments of hg.gateway_config (deep-merged); upstream_url(mock) may be overridden."""
+
+    mock_args = {}
+    config = {}
+
+    @classmethod
+    def upstream_url(cls, mock):
+        return mock.url
+
+    @classmethod
+    def setUpClass(cls):
+        cls.mock = hg.Mock(**cls.mock_args)
+        try:
+            cls.gw = hg.Gateway(hg.gateway_config(cls.upstream_url(cls.mock), [key()], **cls.config))
+        except Exception:
+            cls.mock.stop()
+            raise
+        cls.token = token()
+
+    @classmethod
+    def tearDownClass(cls):
+        rc = cls.gw.stop()
+        cls.mock.stop()
+        if rc != 0:
+            raise AssertionError("hubgate exited %d: %s" % (rc, cls.gw.stderr()))
+
+    def setUp(self):
+        self.mock.clear()
+
+    def post(self, *pairs, path=None, headers=None, body=None, auth=True, **kw):
+        h = hg.bearer(self.token) if auth else {}
+        h.update(headers or {})
+        return self.gw.request("POST", path or hg.endpoint(), h, hg.inputs_body(*pairs) if body is None else body, **kw)
+
+    def assertNothingForwarded(self):
+        self.assertEqual(self.mock.requests(), [])
 
 # ---------------------------------------------------------------------------
 # forwarding
@@ -712,7 +715,7 @@ class TestUpstreamWrongNameTLS13Keepalive(UpstreamTLSCase):
         self.assertRefusedEveryTime(pattern=r"^upstream .*IP address mismatch$")
 
 
-class TestUpstreamDown(unittest.TestCase):
+class TestUpstreamDown(Asserts, unittest.TestCase):
     def test_closed_port_is_502(self):
         port = hg.free_port()  # nothing listens there
         gw = hg.Gateway(hg.gateway_config("http://127.0.0.1:%d" % port, [key()]))
@@ -720,7 +723,7 @@ class TestUpstreamDown(unittest.TestCase):
             for _ in range(2):
                 r = gw.request("POST", hg.endpoint(), dict(hg.bearer(token()), **{"X-Request-Id": "down-1"}),
                                hg.inputs_body(("1", "2")))
-                GatewayCase.assertGatewayError(self, r, 502, "GATEWAY_ERROR")
+                self.assertGatewayError(r, 502, "GATEWAY_ERROR")
                 self.assertEqual(r.json["correlationId"], "down-1")
                 self.assertEqual(list(r.json), ["status", "message", "correlationId", "category"])
                 self.assertRegex(r.json["message"], r"^upstream connection failed: .*(connection|refused)")
