@@ -81,17 +81,18 @@ static h2o_ostream_t **replace_body(h2o_req_t *req, hg_reqstate_t *st, h2o_ostre
     const char *message;
     char buf[256];
     if (perr != NULL) {
-        int timeout = strstr(perr, "timeout") != NULL;
-        if (timeout) {
+        if (strstr(perr, "timeout") != NULL) {
             req->res.status = 504;
             req->res.reason = "Gateway Timeout";
             message = "upstream timed out";
+        } else if (strstr(perr, "certificate") != NULL || strstr(perr, "mismatch") != NULL || strstr(perr, "ssl") != NULL ||
+                   strstr(perr, "SSL") != NULL || strstr(perr, "handshake") != NULL) {
+            snprintf(buf, sizeof(buf), "upstream TLS handshake failed: %s", perr);
+            message = buf;
+        } else if (strstr(perr, "connection fail") != NULL) {
+            message = "upstream connection failed";
         } else {
-            snprintf(buf, sizeof(buf), "upstream %s: %s",
-                     strstr(perr, "certificate") != NULL || strstr(perr, "ssl") != NULL || strstr(perr, "SSL") != NULL
-                         ? "TLS handshake failed"
-                         : "connection failed",
-                     perr);
+            snprintf(buf, sizeof(buf), "upstream connection failed: %s", perr);
             message = buf;
         }
         st->decision = HG_AUDIT_UPSTREAM_ERROR;

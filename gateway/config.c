@@ -107,10 +107,13 @@ static void build_listeners(hg_config_t *c, const json_t *list, hg_violations_t 
         if (tls != NULL) {
             l->tls_certificate = resolve(c, get_str(tls, "certificate", NULL));
             l->tls_key = resolve(c, get_str(tls, "key", NULL));
+            char at[96];
+            snprintf(at, sizeof(at), "%s/tls/certificate", ptr);
             if (access(l->tls_certificate, R_OK) != 0)
-                hg_violations_add(errors, ptr, "file", "cannot read certificate %s: %s", l->tls_certificate, strerror(errno));
+                hg_violations_add(errors, at, "file", "cannot read %s: %s", l->tls_certificate, strerror(errno));
+            snprintf(at, sizeof(at), "%s/tls/key", ptr);
             if (access(l->tls_key, R_OK) != 0)
-                hg_violations_add(errors, ptr, "file", "cannot read key %s: %s", l->tls_key, strerror(errno));
+                hg_violations_add(errors, at, "file", "cannot read %s: %s", l->tls_key, strerror(errno));
         }
     }
 }

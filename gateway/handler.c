@@ -24,16 +24,46 @@ static int has_prefix_ci(h2o_iovec_t name, const char *prefix, size_t len)
     return name.len >= len && h2o_lcstris(name.base, len, prefix, len);
 }
 
-/* incoming X-Hubgate-*, X-Forwarded-*, Forwarded and Via never travel on; X-Request-Id is set to ours */
+/* 1 when the comma-separated list (a Connection header value) names the header */
+static int list_names(h2o_iovec_t list, h2o_iovec_t name)
+{
+    size_t i = 0;
+    while (i < list.len) {
+        while (i < list.len && (list.base[i] == ' ' || list.base[i] == '\t' || list.base[i] == ','))
+            ++i;
+        size_t start = i;
+        while (i < list.len && list.base[i] != ',' && list.base[i] != ' ' && list.base[i] != '\t')
+            ++i;
+        if (i > start && h2o_lcstris(list.base + start, i - start, name.base, name.len))
+            return 1;
+    }
+    return 0;
+}
+
+static int is_hop_or_spoofed(const h2o_req_t *req, ssize_t connection, h2o_iovec_t name)
+{
+    if (has_prefix_ci(name, H2O_STRLIT("x-hubgate-")) || has_prefix_ci(name, H2O_STRLIT("x-forwarded-")) ||
+        h2o_lcstris(name.base, name.len, H2O_STRLIT("forwarded")) || h2o_lcstris(name.base, name.len, H2O_STRLIT("via")) ||
+        h2o_lcstris(name.base, name.len, H2O_STRLIT("x-request-id")) || h2o_lcstris(name.base, name.len, H2O_STRLIT("x-real-ip")))
+        return 1;
+    /* headers the client declared hop-by-hop in its Connection header end at this hop (RFC 9110 7.6.1) */
+    for (ssize_t i = connection; i >= 0; i = h2o_find_header(&req->headers, H2O_TOKEN_CONNECTION, i))
+        if (list_names(req->headers.entries[i].value, name))
+            return 1;
+    return 0;
+}
+
+/* incoming X-Hubgate-*, X-Forwarded-*, Forwarded, Via and Connection-named headers never travel on;
+   X-Request-Id is set to ours */
 static void scrub_headers(h2o_req_t *req, const hg_reqstate_t *st)
 {
+    ssize_t connection = h2o_find_header(&req->headers, H2O_TOKEN_CONNECTION, -1);
     for (size_t i = 0; i < req->headers.size;) {
         h2o_iovec_t name = *req->headers.entries[i].name;
-        if (has_prefix_ci(name, H2O_STRLIT("x-hubgate-")) || has_prefix_ci(name, H2O_STRLIT("x-forwarded-")) ||
-            h2o_lcstris(name.base, name.len, H2O_STRLIT("forwarded")) || h2o_lcstris(name.base, name.len, H2O_STRLIT("via")) ||
-            h2o_lcstris(name.base, name.len, H2O_STRLIT("x-request-id")) ||
-            h2o_lcstris(name.base, name.len, H2O_STRLIT("x-real-ip"))) {
+        if (name.base != H2O_TOKEN_CONNECTION->buf.base && is_hop_or_spoofed(req, connection, name)) {
             h2o_delete_header(&req->headers, (ssize_t)i);
+            if (connection > (ssize_t)i)
+                --connection;
             continue;
         }
         ++i;
@@ -41,25 +71,12 @@ static void scrub_headers(h2o_req_t *req, const hg_reqstate_t *st)
     h2o_add_header_by_str(&req->pool, &req->headers, H2O_STRLIT("x-request-id"), 0, NULL, st->request_id, strlen(st->request_id));
 }
 
-/* RFC 6750 error_description: printable ASCII without quotes or backslashes */
-static const char *header_safe(h2o_mem_pool_t *pool, const char *s)
-{
-    size_t len = strlen(s);
-    char *out = h2o_mem_alloc_pool(pool, len + 1);
-    for (size_t i = 0; i != len; ++i) {
-        unsigned char c = (unsigned char)s[i];
-        out[i] = (c < 0x20 || c >= 0x7f) ? '?' : (c == '"' || c == '\\') ? '\'' : (char)c;
-    }
-    out[len] = '\0';
-    return out;
-}
-
 static int refuse_unauthenticated(h2o_req_t *req, hg_reqstate_t *st, const hg_auth_error_t *err)
 {
     char www[512];
     if (err->token_present)
-        snprintf(www, sizeof(www), "Bearer realm=\"hubgate\", error=\"invalid_token\", error_description=\"%s\"",
-                 header_safe(&req->pool, err->description));
+        /* descriptions hold no '"' or '\\' (auth.h), so they go into the header as they are */
+        snprintf(www, sizeof(www), "Bearer realm=\"hubgate\", error=\"invalid_token\", error_description=\"%s\"", err->description);
     else
         snprintf(www, sizeof(www), "Bearer realm=\"hubgate\"");
     char message[256];
@@ -75,11 +92,8 @@ static int refuse_scope(h2o_req_t *req, hg_reqstate_t *st, const char *from_name
     size_t www_len = strlen(scopes) + 100;
     char *www = h2o_mem_alloc_pool(&req->pool, www_len);
     snprintf(www, www_len, "Bearer realm=\"hubgate\", error=\"insufficient_scope\", scope=\"%s\"", scopes);
-    json_t *required = json_array();
-    for (char *tok = strtok(scopes, " "); tok != NULL; tok = strtok(NULL, " "))
-        json_array_append_new(required, json_string(tok));
     json_t *detail = json_pack("{s:s,s:{s:o}}", "message", "One or more of the following scopes are required.", "context",
-                               "requiredGranularScopes", required);
+                               "requiredGranularScopes", hg_scopeset_describe_json(st->route->scopes, from_name, to_name));
     st->error = "the token has none of the route's scopes";
     hg_respond_error(req, st, 403, HG_AUDIT_REJECTED_SCOPE, "This token has not been granted any of the scopes this call requires.",
                      NULL, detail, www);
@@ -252,7 +266,7 @@ static int on_req(h2o_handler_t *_self, h2o_req_t *req)
     if (st->route->scopes != NULL) {
         const char *from_name = st->from_type[0] != '\0' ? hg_objtype_scope_name(st->from_type) : NULL;
         const char *to_name = st->to_type[0] != '\0' ? hg_objtype_scope_name(st->to_type) : NULL;
-        char buf[256];
+        char buf[HG_SCOPE_MAX];
         const char *scope = hg_scopeset_match(st->route->scopes, st->principal, from_name, to_name, buf, sizeof(buf));
         if (scope == NULL)
             return refuse_scope(req, st, from_name, to_name);

@@ -177,6 +177,7 @@ static int serve(const char *path)
     if (admin != NULL)
         hg_admin_stop(admin);
     hg_server_dispose(&server);
+    hg_audit_free(audit);
     hg_log(&log, HG_LOG_INFO, "stopped", "bye");
     return 0;
 }

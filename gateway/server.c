@@ -64,7 +64,9 @@ int hg_server_init(hg_server_t *s, hg_config_t *config, hg_audit_t *audit, hg_lo
 
     h2o_config_init(&s->globalconf);
     s->globalconf.server_name = h2o_iovec_init(H2O_STRLIT("hubgate"));
-    s->globalconf.max_request_entity_size = config->limits.max_body_bytes;
+    /* h2o refuses a larger HTTP/2 body with RST_STREAM, not an answer: leave room above the configured
+       limit so that the handler answers 413 in HubSpot's shape for all but absurd bodies */
+    s->globalconf.max_request_entity_size = config->limits.max_body_bytes * 2 + 65536;
     s->globalconf.proxy.io_timeout = config->upstream.io_timeout_ms;
     s->globalconf.proxy.emit_x_forwarded_headers = 0;
     s->globalconf.proxy.emit_via_header = 0;
@@ -307,7 +309,23 @@ size_t hg_server_drain(hg_server_t *s, uint64_t timeout_ms)
 
 void hg_server_dispose(hg_server_t *s)
 {
+    /* the workers' h2o contexts are not disposed of: h2o 2.2.5 asserts on contexts whose connections or
+       shutdown timers are still linked, and the process is about to exit anyway */
+    for (size_t i = 0; i != s->num_workers; ++i) {
+        hg_worker_t *w = &s->workers[i];
+        hg_auth_cache_free(w->auth_cache);
+        hg_config_release(w->config);
+        hg_metrics_free(w->metrics);
+        free(w->listeners);
+    }
+    free(s->workers);
     if (s->access_log != NULL)
         hg_linewriter_stop(s->access_log);
-    s->access_log = NULL;
+    hg_config_t *c = s->config;
+    for (size_t i = 0; i != c->num_listeners; ++i)
+        if (s->listener_ssl[i] != NULL)
+            SSL_CTX_free(s->listener_ssl[i]);
+    free(s->listener_ssl);
+    hg_config_release(c);
+    pthread_mutex_destroy(&s->mutex);
 }

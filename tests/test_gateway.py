@@ -295,11 +295,10 @@ class TestForwarding(GatewayCase):
         self.assertEqual(rec["headers"].get_all("x-custom"), ["kept"])
         self.assertEqual(rec["headers"].get_all("authorization"), ["Bearer " + UPSTREAM_TOKEN])
 
-    @unittest.expectedFailure
     def test_connection_nominated_header_is_hop_by_hop(self):
         """RFC 9110 7.6.1: a header named in Connection is hop-by-hop. h2o 2.2.5's proxy drops only its
-        fixed list (connection, keep-alive, te, transfer-encoding, upgrade, proxy-*), so X-Hop reaches
-        HubSpot."""
+        fixed list (connection, keep-alive, te, transfer-encoding, upgrade, proxy-*); the handler drops
+        the headers the client's Connection header names."""
         r = self.post(("1", "2"), headers={"Connection": "keep-alive, X-Hop", "X-Hop": "secret"})
         self.assertEqual(r.status, 200, r)
         self.assertNotIn("x-hop", self.mock.last_request()["headers"])
@@ -447,7 +446,12 @@ class TestRefusals(GatewayCase):
     def test_413_with_content_length(self):
         self.assertGreater(len(json.dumps(self.BIG)), 1000)
         self.assertTooLarge(self.post(body=self.BIG))
-        self.assertTooLarge(self.post(body=self.BIG, auth=False))
+        # the pipeline checks the token before the body (contract section 4, steps 4 and 6) ...
+        self.assertEqual(self.post(body=self.BIG, auth=False).status, 401)
+        # ... unless the body is beyond what h2o buffers at all (2 x max_body_bytes + 64 KiB): h2o refuses it first
+        huge = hg.inputs_body(*[(str(i), "2") for i in range(2000)])
+        self.assertGreater(len(json.dumps(huge)), 2 * 1000 + 65536)
+        self.assertTooLarge(self.post(body=huge, auth=False))
         self.assertNothingForwarded()
 
     def test_413_with_chunked_upload(self):
@@ -461,9 +465,9 @@ class TestRefusals(GatewayCase):
         self.assertNothingForwarded()
 
     def test_413_over_h2c(self):
-        """HTTP/2: h2o 2.2.5 answers a body over max_request_entity_size with RST_STREAM REFUSED_STREAM
-        (lib/http2/connection.c), no response and no audit record; REFUSED_STREAM even invites the
-        client to retry (curl tries 5 times)."""
+        """HTTP/2: h2o 2.2.5 answers a body over its max_request_entity_size with RST_STREAM
+        REFUSED_STREAM (lib/http2/connection.c); the gateway sets h2o's limit to twice max_body_bytes
+        plus 64 KiB, so the handler answers 413 in HubSpot's shape for such bodies."""
         try:
             r = hg.curl_request("POST", self.gw.url + hg.endpoint(), hg.bearer(self.token), self.BIG)
         finally:
@@ -471,7 +475,6 @@ class TestRefusals(GatewayCase):
         self.assertEqual(r.http_version, "2")
         self.assertTooLarge(r)
 
-    test_413_over_h2c = unittest.expectedFailure(test_413_over_h2c)
 
     def test_at_the_limit_is_forwarded(self):
         body = json.dumps(hg.inputs_body(*[(str(i), "2") for i in range(20)]), separators=(",", ":"))
@@ -726,7 +729,7 @@ class TestUpstreamDown(Asserts, unittest.TestCase):
                 self.assertGatewayError(r, 502, "GATEWAY_ERROR")
                 self.assertEqual(r.json["correlationId"], "down-1")
                 self.assertEqual(list(r.json), ["status", "message", "correlationId", "category"])
-                self.assertRegex(r.json["message"], r"^upstream connection failed: .*(connection|refused)")
+                self.assertEqual(r.json["message"], "upstream connection failed")
                 self.assertEqual(r.headers["X-Hubgate-Route"], ROUTE)
         finally:
             self.assertEqual(gw.stop(), 0)
@@ -874,10 +877,8 @@ class TestConfigCheck(unittest.TestCase):
     def test_shipped_strict_configuration(self):
         self.assertEqual(self.run_shipped("strict.yaml"), (0, "configuration OK\n", ""))
 
-    @unittest.expectedFailure
     def test_shipped_default_configuration(self):
-        """conf/hubgate.yaml (HEAD d94c05c) lost a newline: "- tickets.sensitive.v2    schema: ../schemas/..."
-        makes the last scope a mapping and the route's schema missing."""
+        """conf/hubgate.yaml, as shipped, checks clean (it once lost a newline after its last scope)."""
         self.assertEqual(self.run_shipped("hubgate.yaml"), (0, "configuration OK\n", ""))
 
     def test_unknown_key(self):
@@ -932,9 +933,8 @@ class TestConfigCheck(unittest.TestCase):
         cfg["routes"][0]["scopes_any"] = ["crm.objects.{fromObjectType.write"]
         self.assertProblems(cfg, [("crm.objects.{", "/routes/0/scopes_any/0", r"^must match the pattern ")])
 
-    @unittest.expectedFailure
     def test_missing_listener_certificate_points_at_the_key(self):
-        """Reported today at /listen/0 on the entry's line, not at /listen/0/tls/certificate."""
+        """A missing certificate or key is reported at its own pointer, not at the listen entry."""
         cfg = dict(self.cfg, listen=[{"address": "127.0.0.1:1", "tls": {"certificate": "/nope.crt", "key": "/nope.key"}}])
         self.assertProblems(cfg, [("certificate:", "/listen/0/tls/certificate", r"/nope\.crt"),
                                   ("key:", "/listen/0/tls/key", r"/nope\.key")])
