@@ -14,9 +14,6 @@ max_json_depth 32, max_inputs 2000): `normalize: associations` with unknown_fiel
 with unknown_fields reject, and `normalize: none` with the schema. Parser positions are computed
 from the bodies themselves (every body here is one line of ASCII before the faulty byte, so
 column = byte + 1).
-
-Two tests fail on purpose until the gateway bugs they show are fixed (their comments say which):
-test_chunked_body_of_exactly_max_body_bytes_is_forwarded and test_http2_body_size.
 """
 
 import os
@@ -401,10 +398,9 @@ class TestHostileBodies(BodyCase):
         self.assertEqual(r.status, 413, r)
         self.assertEqual(r.headers["Content-Type"], "application/json;charset=utf-8")
         self.assertEqual(r.headers.get_all("X-Request-Id"), [rid])
-        body = dict(r.json)
-        body.pop("errors", None)  # the contract lists none for 413
-        self.assertEqual(body, {"status": "error", "message": "the body is larger than %d bytes" % MAX_BODY, "correlationId": rid,
-                                "category": "VALIDATION_ERROR"})
+        message = "the body is larger than %d bytes" % MAX_BODY
+        self.assertEqual(r.json, {"status": "error", "message": message, "correlationId": rid, "category": "VALIDATION_ERROR",
+                                  "errors": [{"message": message, "in": "", "code": "max_body_bytes"}]})
         self.assertEqual(MOCK.requests(), [])
 
     EXACT = ONE[:-1] + b" " * (MAX_BODY - len(ONE)) + b"}"
@@ -431,16 +427,15 @@ class TestHostileBodies(BodyCase):
             r, rid = self.post(self.chunked(self.OVER), headers=[("Transfer-Encoding", "chunked")])
             self.assertTooLarge(r, rid)
 
-    # Only "larger than max_body_bytes" is a 413 (contract, section 4 step 6). GATEWAY BUG, fails: h2o 2.2.5
-    # refuses a chunked body whose size is >= max_request_entity_size (lib/http1.c:184), which hubgate sets to
-    # max_body_bytes (gateway/server.c); a Content-Length body of the same size passes (test_body_size).
+    # Only "larger than max_body_bytes" is a 413 (contract, section 4 step 6). h2o 2.2.5 refuses a chunked body
+    # whose size is >= its max_request_entity_size (lib/http1.c:184): hubgate must not set that to max_body_bytes.
     def test_chunked_body_of_exactly_max_body_bytes_is_forwarded(self):
         r, rid = self.post(self.chunked(self.EXACT), headers=[("Transfer-Encoding", "chunked")])
         self.assertForwarded(r, rid, Forward(ONE, 1))
 
     # Over HTTP/2 (h2c) too, a body over max_body_bytes is a 413 with a JSON body (contract, section 4: "h2o's
-    # own refusals included"). GATEWAY BUG, fails: h2o 2.2.5 resets the stream with REFUSED_STREAM once the DATA
-    # frames pass max_request_entity_size (lib/http2/connection.c:525), so the client gets no answer at all.
+    # own refusals included"). h2o 2.2.5 resets the stream with REFUSED_STREAM once the DATA frames pass its
+    # max_request_entity_size (lib/http2/connection.c:525): no answer at all, and clients retry the upload.
     def test_http2_body_size(self):
         if hg.missing(("curl-http2",)):
             self.skipTest("curl with HTTP/2 is not installed")
