@@ -44,7 +44,8 @@ char *hg_errbody_build(int status, const char *message, const char *correlation_
             json_array_append_new(list, e);
         }
         if (errors->dropped != 0) {
-            char *more = hg_xasprintf("%zu more problems were found and not listed", errors->dropped);
+            char *more = errors->dropped == 1 ? hg_xstrdup("1 more problem was found and not listed")
+                                              : hg_xasprintf("%zu more problems were found and not listed", errors->dropped);
             json_t *e = json_object();
             json_object_set_new(e, "message", json_string(more));
             json_object_set_new(e, "code", json_string("too_many_errors"));

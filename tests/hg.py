@@ -1024,8 +1024,12 @@ def main(requires=("mock",), module="__main__"):
     suite = loader.loadTestsFromModule(sys.modules[module])
     result = unittest.TextTestRunner(stream=sys.stdout, verbosity=2).run(suite)
     _stop_all()
-    failed = len(result.failures) + len(result.errors) + len(result.unexpectedSuccesses)
-    skipped = len(result.skipped)
+    def methods(entries):
+        """distinct test methods (a failing subTest counts for its method, once)"""
+        return {getattr(t, "test_case", t).id() for t, *_ in entries}
+
+    failed = len(methods(result.failures) | methods(result.errors) | methods((t,) for t in result.unexpectedSuccesses))
+    skipped = len(methods(result.skipped))
     passed = result.testsRun - failed - skipped - len(result.expectedFailures)
     line = "%d passed, %d failed" % (passed, failed)
     if skipped:

@@ -161,7 +161,9 @@ class BodyCase(unittest.TestCase):
         errors = [{"message": m, "in": i, "code": c} for i, c, m in want.errors]
         total = want.total if want.total is not None else len(want.errors)
         if total > len(errors):
-            errors.append({"message": "%d more problems were found and not listed" % (total - len(errors)),
+            more = total - len(errors)
+            errors.append({"message": "1 more problem was found and not listed" if more == 1 else
+                           "%d more problems were found and not listed" % more,
                            "code": "too_many_errors"})
         self.assertEqual(r.json, {"status": "error", "message": summary(want.errors, total, want.what), "correlationId": rid,
                                   "category": "VALIDATION_ERROR", "errors": errors})
@@ -342,7 +344,7 @@ class TestHostileBodies(BodyCase):
         self.assertEqual(r.json["message"], "101 problems in the request body; first: /inputs/0/to/id: " + PATTERN)
         self.assertEqual(len(r.json["errors"]), 101)
         self.assertEqual(r.json["errors"][-1],
-                         {"message": "1 more problems were found and not listed", "code": "too_many_errors"})
+                         {"message": "1 more problem was found and not listed", "code": "too_many_errors"})
 
     def test_unknown_fields_are_dropped_and_counted(self):
         self.run_table([

@@ -144,7 +144,7 @@ START_TEST(errbody_shape)
     char *body = hg_errbody_build(400, "2 problems", "rid-1", &v, NULL, &len);
     ck_assert_str_eq(body, "{\"status\":\"error\",\"message\":\"2 problems\",\"correlationId\":\"rid-1\","
                            "\"category\":\"VALIDATION_ERROR\",\"errors\":[{\"message\":\"required property \\\"from\\\" is "
-                           "missing\",\"in\":\"/inputs/0/from\",\"code\":\"required\"},{\"message\":\"1 more problems were "
+                           "missing\",\"in\":\"/inputs/0/from\",\"code\":\"required\"},{\"message\":\"1 more problem was "
                            "found and not listed\",\"code\":\"too_many_errors\"}]}");
     ck_assert_uint_eq(len, strlen(body));
     free(body);
