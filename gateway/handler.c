@@ -203,6 +203,7 @@ static int forward(h2o_req_t *req, hg_reqstate_t *st)
     return -1; /* the proxy handler takes it from here */
 }
 
+/* 0 when the token is valid (st->principal set), -1 after answering 401 */
 static int authenticate(h2o_req_t *req, hg_reqstate_t *st)
 {
     hg_worker_t *w = st->worker;
@@ -211,7 +212,8 @@ static int authenticate(h2o_req_t *req, hg_reqstate_t *st)
     if (i >= 0 && h2o_find_header(&req->headers, H2O_TOKEN_AUTHORIZATION, i) >= 0) {
         err.token_present = 1;
         snprintf(err.description, sizeof(err.description), "more than one Authorization header");
-        return refuse_unauthenticated(req, st, &err);
+        refuse_unauthenticated(req, st, &err);
+        return -1;
     }
     const char *authz = i >= 0 ? req->headers.entries[i].value.base : NULL;
     size_t authz_len = i >= 0 ? req->headers.entries[i].value.len : 0;
