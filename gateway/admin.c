@@ -208,7 +208,7 @@ static void serve_metrics(hg_admin_t *a, h2o_req_t *req, hg_config_t *config)
 
 static void serve_config(hg_admin_t *a, h2o_req_t *req, hg_config_t *config)
 {
-    json_t *doc = hg_config_redacted(config);
+    json_t *doc = hg_server_running_config(a->server);
     send_json(req, doc);
     json_decref(doc);
 }

@@ -59,6 +59,7 @@ int hg_server_init(hg_server_t *s, hg_config_t *config, hg_audit_t *audit, hg_lo
     s->audit = audit;
     s->audit_reject = audit != NULL && hg_audit_rejects_on_failure(audit);
     s->config = config;
+    s->startup = hg_config_retain(config);
     s->config_generation = 1;
     pthread_mutex_init(&s->mutex, NULL);
 
@@ -213,7 +214,7 @@ static void *worker_main(void *arg)
 
 int hg_server_start(hg_server_t *s)
 {
-    hg_config_t *c = s->config;
+    hg_config_t *c = s->startup;
     s->num_workers = c->workers;
     s->workers = hg_xcalloc(s->num_workers, sizeof(*s->workers));
     for (size_t i = 0; i != s->num_workers; ++i) {
@@ -270,6 +271,36 @@ hg_config_t *hg_server_config(hg_server_t *s)
     return c;
 }
 
+json_t *hg_server_running_config(hg_server_t *s)
+{
+    hg_config_t *c = hg_server_config(s);
+    json_t *doc = hg_config_redacted(c), *started = hg_config_redacted(s->startup);
+    static const char *const restart_only[] = {"listen", "workers", "audit", NULL};
+    for (const char *const *key = restart_only; *key != NULL; ++key) {
+        json_t *v = json_object_get(started, *key);
+        if (v != NULL)
+            json_object_set(doc, *key, v);
+        else
+            json_object_del(doc, *key);
+    }
+    json_t *up = json_object_get(doc, "upstream"), *up0 = json_object_get(started, "upstream");
+    static const char *const upstream_keys[] = {"url", "ca_file", "connect_timeout_ms", "io_timeout_ms", "keepalive_timeout_ms",
+                                                NULL};
+    for (const char *const *key = upstream_keys; json_is_object(up) && *key != NULL; ++key) {
+        json_t *v = json_object_get(up0, *key);
+        if (v != NULL)
+            json_object_set(up, *key, v);
+        else
+            json_object_del(up, *key);
+    }
+    json_t *admin = json_object_get(doc, "admin"), *admin0 = json_object_get(started, "admin");
+    if (json_is_object(admin) && json_object_get(admin0, "listen") != NULL)
+        json_object_set(admin, "listen", json_object_get(admin0, "listen"));
+    json_decref(started);
+    hg_config_release(c);
+    return doc;
+}
+
 void hg_server_reopen_logs(hg_server_t *s)
 {
     if (s->access_log != NULL)
@@ -321,11 +352,11 @@ void hg_server_dispose(hg_server_t *s)
     free(s->workers);
     if (s->access_log != NULL)
         hg_linewriter_stop(s->access_log);
-    hg_config_t *c = s->config;
-    for (size_t i = 0; i != c->num_listeners; ++i)
+    for (size_t i = 0; i != s->startup->num_listeners; ++i)
         if (s->listener_ssl[i] != NULL)
             SSL_CTX_free(s->listener_ssl[i]);
     free(s->listener_ssl);
-    hg_config_release(c);
+    hg_config_release(s->config);
+    hg_config_release(s->startup);
     pthread_mutex_destroy(&s->mutex);
 }

@@ -58,6 +58,7 @@ struct st_hg_server_t {
     int audit_reject;            /* on_failure: reject */
 
     pthread_mutex_t mutex; /* guards config and config_generation */
+    hg_config_t *startup;  /* what the process was started with: listeners, workers, upstream, audit, admin */
     hg_config_t *config;
     unsigned config_generation;
 
@@ -79,6 +80,9 @@ int hg_server_start(hg_server_t *s);
 void hg_server_swap_config(hg_server_t *s, hg_config_t *config);
 /* the current configuration (new reference) */
 hg_config_t *hg_server_config(hg_server_t *s);
+/* the running configuration for /config: the current policy, with the keys that only a restart applies
+   (listen, workers, upstream url and timeouts, audit, admin.listen) as the process runs them; redacted */
+json_t *hg_server_running_config(hg_server_t *s);
 /* SIGUSR1: reopen the access log and the audit's JSONL file */
 void hg_server_reopen_logs(hg_server_t *s);
 /* stops accepting, waits for in-flight requests up to timeout_ms, stops the workers; returns requests still in flight */
