@@ -194,6 +194,7 @@ static void serve_metrics(hg_admin_t *a, h2o_req_t *req, hg_config_t *config)
     extra.reloads_failed = __atomic_load_n(&s->reloads_failed, __ATOMIC_RELAXED);
     if (s->access_log != NULL)
         extra.access_log_dropped = hg_linewriter_dropped(s->access_log);
+    hg_auth_jwks_stats(config->auth, &extra.jwks_fetches, &extra.jwks_fetch_failures);
     hg_metrics_t **metrics = hg_xcalloc(s->num_workers, sizeof(*metrics));
     for (size_t i = 0; i != s->num_workers; ++i) {
         metrics[i] = s->workers[i].metrics;

@@ -84,6 +84,17 @@ int hg_auth_ready(const hg_auth_t *a)
     return a->fetcher == NULL || hg_jwks_fetcher_ready(a->fetcher);
 }
 
+void hg_auth_jwks_stats(hg_auth_t *a, uint64_t *attempts, uint64_t *failures)
+{
+    *attempts = *failures = 0;
+    for (size_t i = 0; a->fetcher != NULL && i != hg_jwks_fetcher_count(a->fetcher); ++i) {
+        hg_jwks_stats_t st;
+        hg_jwks_fetcher_stats(a->fetcher, i, &st);
+        *attempts += st.attempts;
+        *failures += st.failures;
+    }
+}
+
 static void free_strings(char **list, size_t n)
 {
     for (size_t i = 0; i != n; ++i)

@@ -76,6 +76,8 @@ int hg_auth_start(hg_auth_t *a);
 int hg_auth_ready(const hg_auth_t *a);
 /* stops and joins the fetcher; frees everything (NULL is fine). Caches made from it must be freed first. */
 void hg_auth_free(hg_auth_t *a);
+/* JWKS URL fetches of this configuration, summed over its URLs (all 0 without jwks_url) */
+void hg_auth_jwks_stats(hg_auth_t *a, uint64_t *attempts, uint64_t *failures);
 
 /* a per-thread cache of verified tokens, sized by cache_entries (0: stores nothing) */
 hg_auth_cache_t *hg_auth_cache_new(const hg_auth_t *a);

@@ -395,6 +395,9 @@ char *hg_metrics_render(hg_metrics_t *const *workers, size_t num_workers, const 
     out_single(&o, "hubgate_access_log_dropped_total", "counter", "Access log lines dropped because the writer's queue was full.",
                extra->access_log_dropped);
     out_single(&o, "hubgate_inflight_requests", "gauge", "Requests being processed now.", extra->inflight);
+    out_single(&o, "hubgate_jwks_fetches_total", "counter", "JWKS URL fetches of the running configuration.", extra->jwks_fetches);
+    out_single(&o, "hubgate_jwks_fetch_failures_total", "counter",
+               "JWKS URL fetches that failed (the last good key set stays in use).", extra->jwks_fetch_failures);
 
     if (len != NULL)
         *len = o.len;

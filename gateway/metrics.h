@@ -62,6 +62,7 @@ typedef struct st_hg_metrics_extra_t {
     uint64_t audit_written, audit_dropped, audit_queue_depth;
     uint64_t reloads_ok, reloads_failed;
     uint64_t access_log_dropped;
+    uint64_t jwks_fetches, jwks_fetch_failures; /* JWKS URL fetches of the running configuration */
     uint64_t inflight;
 } hg_metrics_extra_t;
 

@@ -93,13 +93,19 @@ static const char tail_fmt[] =
     "hubgate_access_log_dropped_total %d\n"
     "# HELP hubgate_inflight_requests Requests being processed now.\n"
     "# TYPE hubgate_inflight_requests gauge\n"
-    "hubgate_inflight_requests %d\n";
+    "hubgate_inflight_requests %d\n"
+    "# HELP hubgate_jwks_fetches_total JWKS URL fetches of the running configuration.\n"
+    "# TYPE hubgate_jwks_fetches_total counter\n"
+    "hubgate_jwks_fetches_total %d\n"
+    "# HELP hubgate_jwks_fetch_failures_total JWKS URL fetches that failed (the last good key set stays in use).\n"
+    "# TYPE hubgate_jwks_fetch_failures_total counter\n"
+    "hubgate_jwks_fetch_failures_total %d\n";
 
 START_TEST(render_empty)
 {
     char *text = render(NULL, 0, NULL);
     char tail[2048];
-    snprintf(tail, sizeof(tail), tail_fmt, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+    snprintf(tail, sizeof(tail), tail_fmt, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
     char expected[8192];
     snprintf(expected, sizeof(expected), "%s%s%s%s%s%s", requests_header, request_header,
              BUCKETS_ZERO("hubgate_request_duration_seconds"), upstream_header, BUCKETS_ZERO("hubgate_upstream_duration_seconds"),
@@ -131,11 +137,13 @@ START_TEST(render_two_workers_exactly)
                                 .reloads_ok = 2,
                                 .reloads_failed = 1,
                                 .access_log_dropped = 4,
-                                .inflight = 2};
+                                .inflight = 2,
+                                .jwks_fetches = 5,
+                                .jwks_fetch_failures = 1};
     char *text = render(w, 2, &extra);
 
     char tail[2048];
-    snprintf(tail, sizeof(tail), tail_fmt, 6, 3, 7, 1, 3, 2, 1, 4, 2);
+    snprintf(tail, sizeof(tail), tail_fmt, 6, 3, 7, 1, 3, 2, 1, 4, 2, 5, 1);
     char expected[8192];
     snprintf(expected, sizeof(expected), "%s%s%s%s%s",
              "# HELP hubgate_requests_total Requests answered, by route, decision and status.\n"

@@ -999,6 +999,9 @@ class TestJwksUrlRotation(JwksUrlCase):
         gw = self.start_gateway(refresh_s=REFRESH_S)
         self.assertEqual(self.status_of(gw, b), 200)
 
+        self.assertEqual(metric(gw, "hubgate_jwks_fetch_failures_total"), 0)
+        fetches = metric(gw, "hubgate_jwks_fetches_total")
+        self.assertGreaterEqual(fetches, 1)
         self.jwks.set_status(503)  # failing answers: the set fetched last stays
         unknown = hg.mint("ES256", make_key("ES256", "zz"), hg.claims(jti=jti()))
         r = self.post(gw, unknown)  # an unknown kid makes the gateway refetch now
@@ -1007,6 +1010,9 @@ class TestJwksUrlRotation(JwksUrlCase):
         self.assertEqual(self.status_of(gw, b), 200)
         hg.wait_until(lambda: self.jwks.count("failures") >= 2, what="a second failed JWKS fetch (retry)")
         self.assertEqual(self.status_of(gw, b), 200)
+        # ops see the failing URL in /metrics even though requests keep passing
+        hg.wait_until(lambda: metric(gw, "hubgate_jwks_fetch_failures_total") >= 2, what="failures in /metrics")
+        self.assertGreater(metric(gw, "hubgate_jwks_fetches_total"), fetches)
 
         self.jwks.down()  # no answer at all
         hg.wait_until(lambda: self.jwks.count("resets") >= 1, what="a JWKS fetch on a dead server")
