@@ -2,7 +2,7 @@
 """bench/throughput.py: hubgate's throughput against baselines, in one session on loopback.
 
 Every scenario sends the same kind of POST through a proxy to the same mock HubSpot upstream
-(tests/mock_hubspot, one thread, recording off) with wrk, one connection pool, and prints
+(tests/mock_hubspot --canned: one thread, recording off, a fixed answer) with wrk, one connection pool, and prints
 requests/s, p50 and p99 latency and the ratio to its baseline. Scenarios run interleaved for
 several rounds, since this box's noise (±10-25%) is larger than the differences between plain
 proxies; the table shows the median round.
@@ -116,7 +116,7 @@ def main():
         sys.exit("bench: no %s: build first" % hg.HUBGATE)
     duration, rounds = (2, 1) if ARGS.quick else (ARGS.duration, ARGS.rounds)
 
-    mock = hg.Mock(args=["--record-limit", "0"])
+    mock = hg.Mock(args=["--record-limit", "0", "--canned"])
     key = hg.Key("HS256", kid="bench")
     token = hg.mint("HS256", key, hg.claims(scope="crm.objects.contacts.write"))
     procs = {}

@@ -5,6 +5,7 @@
 #include "annotate.h"
 #include "errbody.h"
 #include "reqstate.h"
+#include "server.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -22,7 +23,7 @@ struct st_inspect_t {
     h2o_ostream_t super;
     hg_reqstate_t *st;
     char *buf;
-    size_t len;
+    size_t len, cap;
     int overflow;
 };
 
@@ -35,6 +36,21 @@ static const char *proxy_error(h2o_req_t *req)
             return h2o_strdup(&req->pool, e->msg.base, e->msg.len).base;
     }
     return NULL;
+}
+
+/* HubSpot's outcome for the audit: the answer's "status" and "numErrors" */
+static void read_outcome(h2o_req_t *req, hg_reqstate_t *st, const char *buf, size_t len)
+{
+    json_t *doc = json_loadb(buf, len, 0, NULL);
+    if (json_is_object(doc)) {
+        const json_t *status = json_object_get(doc, "status");
+        if (json_is_string(status))
+            st->hubspot_status = h2o_strdup(&req->pool, json_string_value(status), SIZE_MAX).base;
+        const json_t *n = json_object_get(doc, "numErrors");
+        if (json_is_integer(n))
+            st->num_errors = json_integer_value(n);
+    }
+    json_decref(doc);
 }
 
 static void replace_send(h2o_ostream_t *_self, h2o_req_t *req, h2o_iovec_t *bufs, size_t bufcnt, h2o_send_state_t state)
@@ -52,25 +68,23 @@ static void inspect_send(h2o_ostream_t *_self, h2o_req_t *req, h2o_iovec_t *bufs
 {
     struct st_inspect_t *self = (void *)_self;
     for (size_t i = 0; i != bufcnt && !self->overflow; ++i) {
-        if (self->len + bufs[i].len > INSPECT_MAX) {
-            self->overflow = 1;
-            break;
+        if (self->len + bufs[i].len > self->cap) {
+            /* chunked answers: grow in the request's pool, up to INSPECT_MAX */
+            size_t cap = self->cap * 2 > self->len + bufs[i].len ? self->cap * 2 : self->len + bufs[i].len;
+            if (cap > INSPECT_MAX) {
+                self->overflow = 1;
+                break;
+            }
+            char *buf = h2o_mem_alloc_pool(&req->pool, cap);
+            memcpy(buf, self->buf, self->len);
+            self->buf = buf;
+            self->cap = cap;
         }
         memcpy(self->buf + self->len, bufs[i].base, bufs[i].len);
         self->len += bufs[i].len;
     }
-    if (!h2o_send_state_is_in_progress(state) && !self->overflow && self->len != 0) {
-        json_t *doc = json_loadb(self->buf, self->len, 0, NULL);
-        if (json_is_object(doc)) {
-            const json_t *status = json_object_get(doc, "status");
-            if (json_is_string(status))
-                self->st->hubspot_status = h2o_strdup(&req->pool, json_string_value(status), SIZE_MAX).base;
-            const json_t *n = json_object_get(doc, "numErrors");
-            if (json_is_integer(n))
-                self->st->num_errors = json_integer_value(n);
-        }
-        json_decref(doc);
-    }
+    if (!h2o_send_state_is_in_progress(state) && !self->overflow && self->len != 0)
+        read_outcome(req, self->st, self->buf, self->len);
     h2o_ostream_send_next(&self->super, req, bufs, bufcnt, state);
 }
 
@@ -130,12 +144,16 @@ static h2o_ostream_t **inspect_body(h2o_req_t *req, hg_reqstate_t *st, h2o_ostre
     if (i >= 0)
         st->hubspot_correlation_id =
             h2o_strdup(&req->pool, req->res.headers.entries[i].value.base, req->res.headers.entries[i].value.len).base;
+    /* the body is only read for the audit record, and only when it can be small enough */
+    if (st->worker->server->audit == NULL || (req->res.content_length != SIZE_MAX && req->res.content_length > INSPECT_MAX))
+        return slot;
     struct st_inspect_t *self = (void *)h2o_add_ostream(req, sizeof(*self), slot);
     self->super.do_send = inspect_send;
     self->st = st;
-    self->buf = h2o_mem_alloc_pool(&req->pool, INSPECT_MAX);
+    self->cap = req->res.content_length != SIZE_MAX ? req->res.content_length : 4096;
+    self->buf = h2o_mem_alloc_pool(&req->pool, self->cap != 0 ? self->cap : 1);
     self->len = 0;
-    self->overflow = req->res.content_length != SIZE_MAX && req->res.content_length > INSPECT_MAX;
+    self->overflow = 0;
     return &self->super.next;
 }
 

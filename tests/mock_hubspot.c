@@ -98,6 +98,7 @@ struct mock {
     const char *expect_token, *tls_cert, *tls_key, *port_file;
     int tls_min, tls_max;
     unsigned slow_ms, nthreads;
+    int canned; /* --canned: every association call gets one fixed 200, its body unread (benchmarks) */
     struct listener *listeners;
     size_t nlisteners;
     h2o_globalconf_t conf;
@@ -336,6 +337,10 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
         char msg[200];
         snprintf(msg, sizeof(msg), "Unable to infer object type from: %.*s", (int)(bad.len < 100 ? bad.len : 100), bad.base);
         a = mock_error_answer(req, 400, "VALIDATION_ERROR", msg, correlation, NULL);
+    } else if (m->canned) {
+        static const char body[] = "{\"status\":\"COMPLETE\",\"results\":[],\"startedAt\":\"2026-01-01T00:00:00.000Z\","
+                                   "\"completedAt\":\"2026-01-01T00:00:00.000Z\"}";
+        a = (struct answer){200, {(char *)body, sizeof(body) - 1}, NULL};
     } else {
         a = mock_associate(req, ft, tt, correlation, &delay, &hang);
     }
@@ -482,6 +487,8 @@ static void usage(FILE *fp)
           "  --threads N          event-loop threads (default 1)\n"
           "  --record-limit N     keep the newest N requests (default 100000; 0 = record nothing)\n"
           "  --port-file FILE     also write the bound ports there, one a line\n"
+          "  --canned             answer every association call 200 with one fixed body, without\n"
+          "                       reading it (benchmarks: the gateway, not the mock, does the work)\n"
           "  --help               this text\n"
           "\n"
           "Prints \"listening on 127.0.0.1:PORT\" per listener (in option order) once it accepts connections.\n"
@@ -522,6 +529,7 @@ static int parse_args(struct mock *m, int argc, char **argv)
         O_THREADS,
         O_LIMIT,
         O_PORTFILE,
+        O_CANNED,
         O_HELP
     };
     static const struct option opts[] = {{"listen", required_argument, NULL, O_LISTEN},
@@ -535,6 +543,7 @@ static int parse_args(struct mock *m, int argc, char **argv)
                                          {"threads", required_argument, NULL, O_THREADS},
                                          {"record-limit", required_argument, NULL, O_LIMIT},
                                          {"port-file", required_argument, NULL, O_PORTFILE},
+                                         {"canned", no_argument, NULL, O_CANNED},
                                          {"help", no_argument, NULL, O_HELP},
                                          {NULL, 0, NULL, 0}};
     int c;
@@ -585,6 +594,9 @@ static int parse_args(struct mock *m, int argc, char **argv)
             break;
         case O_PORTFILE:
             m->port_file = optarg;
+            break;
+        case O_CANNED:
+            m->canned = 1;
             break;
         case O_HELP:
             usage(stdout);
