@@ -6,8 +6,10 @@
  * request (refused ones included) and hands it over with hg_audit_submit, which
  * never blocks on I/O: it appends a pointer to a bounded queue. One writer
  * thread takes up to batch_max records at a time and writes them to every store
- * in one transaction, so a hard kill loses only what was queued or in flight
- * (well under 100 ms at any sane load). No SQLite call runs on any other thread.
+ * in one transaction, at most one commit per commit_interval_ms unless a full
+ * batch waits (group commit), so a hard kill loses only what was queued or in
+ * flight (well under 100 ms at any sane load). No SQLite call runs on any other
+ * thread.
  *
  * Loss rules: a full queue makes submit fail (the record is counted as
  * dropped); a failing store (disk full, database locked beyond busy_timeout,
@@ -89,6 +91,7 @@ char *hg_audit_format_ts(int64_t ts_ms, char *buf, size_t size);
 typedef struct st_hg_audit_tuning_t {
     size_t queue_capacity;      /* records waiting for the writer (65536) */
     size_t batch_max;           /* records per transaction (512) */
+    int commit_interval_ms;     /* least time between two commits while fewer than batch_max records wait (20) */
     int busy_timeout_ms;        /* SQLite busy_timeout before the store counts as failed (2000) */
     int retry_ms;               /* pause between attempts on a failed store (500) */
     int64_t retention_check_ms; /* how often old records are looked for (60000) */
@@ -140,7 +143,8 @@ int hg_audit_submit(hg_audit_t *a, hg_audit_record_t *r);
 void hg_audit_reopen(hg_audit_t *a);
 /*
  * Waits until every record submitted before the call is stored or dropped and
- * retention work that is due is done. Returns 0, or -1 when timeout_ms passed
+ * retention work that is due is done (the writer commits at once, without
+ * waiting for commit_interval_ms). Returns 0, or -1 when timeout_ms passed
  * first (for example while a store is failing).
  */
 int hg_audit_sync(hg_audit_t *a, int64_t timeout_ms);

@@ -283,7 +283,7 @@ json_t *hg_audit_query(const char *db_path, const hg_audit_filter_t *f, hg_viola
                  {F_DECISION, " AND decision = ?"},
                  {F_STATUS, " AND status BETWEEN ? AND ?"},
                  {F_REQUEST_ID, " AND request_id = ?"},
-                 {F_OBJECT_ID, " AND id IN (SELECT record_id FROM objects WHERE object_id = ?)"},
+                 {F_OBJECT_ID, " AND " HG_AUDIT_SQLITE_OBJECT_COND},
                  {F_CURSOR, " AND id < ?"}};
     for (size_t i = 0; i != sizeof(conds) / sizeof(conds[0]); ++i) {
         if (f->given[conds[i].which]) {
@@ -296,6 +296,7 @@ json_t *hg_audit_query(const char *db_path, const hg_audit_filter_t *f, hg_viola
     free(sql);
     json_t *answer = NULL;
     sqlite3_stmt *st = NULL;
+    char *match = NULL;
     if (sqlite3_prepare_v2(db, full, -1, &st, NULL) != SQLITE_OK) {
         snprintf(err, sizeof(err), "audit store %s: querying: %s", db_path, sqlite3_errmsg(db));
         store_error(errors, err);
@@ -322,6 +323,10 @@ json_t *hg_audit_query(const char *db_path, const hg_audit_filter_t *f, hg_viola
             break;
         case F_CURSOR:
             sqlite3_bind_int64(st, ++k, f->cursor);
+            break;
+        case F_OBJECT_ID:
+            match = hg_audit_sqlite_object_match(f->text[w]);
+            sqlite3_bind_text(st, ++k, match, -1, SQLITE_STATIC);
             break;
         default:
             sqlite3_bind_text(st, ++k, f->text[w], -1, SQLITE_STATIC);
@@ -360,6 +365,7 @@ json_t *hg_audit_query(const char *db_path, const hg_audit_filter_t *f, hg_viola
 Exit:
     sqlite3_finalize(st);
     sqlite3_close(db);
+    free(match);
     free(full);
     return answer;
 }

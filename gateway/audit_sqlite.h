@@ -2,16 +2,16 @@
  * audit_sqlite.h: the SQLite audit store: schema, batched inserts, retention,
  * and the health checks behind the loss rules of contract section 7.
  *
- * Schema version 1 (table schema_version holds it so that later versions can
- * migrate): `records` has one row per request, keyed by an AUTOINCREMENT id so
- * that ids only grow (the query cursor relies on it), with the forwarded pairs
- * as a compact JSON column; `objects` maps every object id of a record (from
- * or to side, once per record) to the record, for the object_id query. It is
- * one b-tree keyed (object_id, record_id), without an index on record_id
- * (that would double the cost of each insert): retention finds a record's
- * object rows through the record's own pairs column.
+ * Schema version 2 (table schema_version holds it; the writer upgrades a
+ * version 1 store when it opens it): `records` has one row per request, keyed
+ * by an AUTOINCREMENT id so that ids only grow (the query cursor relies on it),
+ * with the forwarded pairs as a compact JSON column; `objects` is an FTS5
+ * table used as an inverted index from object ids (from or to side) to record
+ * ids, for the object_id query. Version 1 kept that index as a b-tree with one
+ * row per (object id, record id), about ten times the writer's CPU per id.
  * Journal mode WAL with synchronous=NORMAL: a crashed process loses nothing
- * committed; readers never block the writer.
+ * committed; readers never block the writer. Needs an SQLite built with FTS5
+ * (Debian's is); without it, opening the store fails with "no such module: fts5".
  *
  * A hg_audit_sqlite_t is the writer's connection and is used by the writer
  * thread only. It remembers the inode of the file it opened; before each batch
@@ -28,7 +28,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define HG_AUDIT_SCHEMA_VERSION 1
+#define HG_AUDIT_SCHEMA_VERSION 2
 
 typedef struct st_hg_audit_sqlite_t hg_audit_sqlite_t;
 
@@ -48,6 +48,14 @@ int hg_audit_sqlite_write(hg_audit_sqlite_t *s, hg_audit_record_t *const *recs, 
  * rows) in one transaction. Returns the number deleted, or -1 with a message.
  */
 int64_t hg_audit_sqlite_expire(hg_audit_sqlite_t *s, int64_t cutoff_ms, size_t max_rows, char *err, size_t errlen);
+
+/*
+ * The condition (one parameter, for `AND`) that keeps the records whose
+ * forwarded pairs name an object id on either side, and the value to bind to
+ * it for `object_id` (a new string: free it).
+ */
+#define HG_AUDIT_SQLITE_OBJECT_COND "id IN (SELECT rowid FROM objects WHERE objects MATCH ?)"
+char *hg_audit_sqlite_object_match(const char *object_id);
 
 /*
  * Opens `path` read-only for queries and checks that it holds an audit store

@@ -11,6 +11,7 @@
 #include "audit.h"
 #include "audit_cli.h"
 #include "audit_query.h"
+#include "audit_sqlite.h"
 #include "util.h"
 
 #include <check.h>
@@ -173,6 +174,106 @@ START_TEST(every_filter)
     hg_audit_record_free(r);
     json_decref(answer);
     hg_audit_filter_free(f);
+    free(db);
+    rm_rf(dir);
+    free(dir);
+}
+END_TEST
+
+/* object_id matches the id string exactly: no number parsing, no full-text query syntax, no prefix */
+START_TEST(object_id_is_an_exact_string)
+{
+    static const row_t odd[] = {
+        {"o1", "s", "c", "create", HG_AUDIT_FORWARDED, 200, T0, {"111", "0111"}},
+        {"o2", "s", "c", "create", HG_AUDIT_FORWARDED, 200, T0 + 1, {"abc", "a b\"*"}},
+        {"o3", "s", "c", "create", HG_AUDIT_FORWARDED, 200, T0 + 2, {"x616263", "OR"}},
+        {"o4",
+         "s",
+         "c",
+         "create",
+         HG_AUDIT_FORWARDED,
+         200,
+         T0 + 3,
+         {"12345678901234567890123456789012345678901234567890123456789012345", "1111"}},
+    };
+    char *dir = make_tmpdir();
+    hg_audit_t *a = open_store(dir);
+    for (size_t i = 0; i != sizeof(odd) / sizeof(odd[0]); ++i)
+        ck_assert_int_eq(hg_audit_submit(a, record_of(&odd[i])), 0);
+    char *db = hg_xstrdup(hg_audit_sqlite_path(a));
+    hg_audit_free(a);
+    ASSERT_QUERY(db, "object_id=111", "o1");
+    ASSERT_QUERY(db, "object_id=0111", "o1");
+    ASSERT_QUERY(db, "object_id=011", "");
+    ASSERT_QUERY(db, "object_id=11", "");
+    ASSERT_QUERY(db, "object_id=1111", "o4");
+    ASSERT_QUERY(db, "object_id=11*", "");
+    ASSERT_QUERY(db, "object_id=abc", "o2");
+    ASSERT_QUERY(db, "object_id=ABC", "");
+    ASSERT_QUERY(db, "object_id=a+b%22*", "o2");
+    ASSERT_QUERY(db, "object_id=a", "");
+    ASSERT_QUERY(db, "object_id=x616263", "o3");
+    ASSERT_QUERY(db, "object_id=OR", "o3");
+    ASSERT_QUERY(db, "object_id=%22111%22", "");
+    ASSERT_QUERY(db, "object_id=12345678901234567890123456789012345678901234567890123456789012345", "o4");
+    ASSERT_QUERY(db, "object_id=1234567890123456789012345678901234567890123456789012345678901234", "");
+    free(db);
+    rm_rf(dir);
+    free(dir);
+}
+END_TEST
+
+/*
+ * A store of schema version 1 (the object index as a b-tree table, as the first builds wrote it) is upgraded
+ * when the writer opens it: its records keep their ids and are found by object id, new ones too.
+ */
+START_TEST(version_1_store_is_upgraded)
+{
+    char *dir = make_tmpdir(), *db = hg_path_join(dir, "audit.db");
+    sqlite3 *h;
+    ck_assert_int_eq(sqlite3_open(db, &h), SQLITE_OK);
+    char *sql = hg_xasprintf("CREATE TABLE schema_version (version INTEGER NOT NULL);"
+                             "CREATE TABLE records (id INTEGER PRIMARY KEY AUTOINCREMENT, %s);"
+                             "CREATE TABLE objects (object_id TEXT NOT NULL, record_id INTEGER NOT NULL,"
+                             " PRIMARY KEY (object_id, record_id)) WITHOUT ROWID;"
+                             "INSERT INTO schema_version VALUES (1);"
+                             "INSERT INTO records (ts, request_id, decision, status, pairs) VALUES"
+                             " (1714564800000, 'v1-a', 'forwarded', 200, '[[\"111\",\"222\"],[\"333\",\"222\"]]'),"
+                             " (1714564801000, 'v1-b', 'rejected_auth', 401, NULL),"
+                             " (1714564802000, 'v1-c', 'forwarded', 200, '[[\"222\",\"0444\"]]');"
+                             "INSERT INTO objects VALUES ('111', 1), ('222', 1), ('333', 1), ('0444', 3), ('222', 3);",
+                             hg_audit_sqlite_columns());
+    ck_assert_int_eq(sqlite3_exec(h, sql, NULL, NULL, NULL), SQLITE_OK);
+    free(sql);
+    sqlite3_close(h);
+    /* the reader does not upgrade: it refuses */
+    hg_audit_filter_t *f = hg_audit_filter_new();
+    hg_violations_t errors;
+    hg_violations_init(&errors, 10);
+    ck_assert_ptr_null(hg_audit_query(db, f, &errors));
+    char *msg = hg_xasprintf("audit store %s: schema version 1, this program reads version 2", db), err[256];
+    ck_assert_str_eq(errors.items[0].message, msg);
+    free(msg);
+    hg_violations_clear(&errors);
+    hg_audit_filter_free(f);
+    hg_audit_t *a = open_store(dir);
+    row_t later = {"v2-d", "s", "c", "create", HG_AUDIT_FORWARDED, 200, T0, {"222", "555"}};
+    ck_assert_int_eq(hg_audit_submit(a, record_of(&later)), 0);
+    hg_audit_free(a);
+    ASSERT_QUERY(db, "", "v2-d v1-c v1-b v1-a");
+    ASSERT_QUERY(db, "object_id=222", "v2-d v1-c v1-a");
+    ASSERT_QUERY(db, "object_id=333", "v1-a");
+    ASSERT_QUERY(db, "object_id=0444", "v1-c");
+    ASSERT_QUERY(db, "object_id=444", "");
+    ASSERT_QUERY(db, "object_id=555", "v2-d");
+    sqlite3 *ro = hg_audit_sqlite_open_readonly(db, err, sizeof(err));
+    ck_assert_msg(ro != NULL, "%s", err);
+    sqlite3_stmt *st;
+    ck_assert_int_eq(sqlite3_prepare_v2(ro, "SELECT group_concat(version) FROM schema_version", -1, &st, NULL), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
+    ck_assert_str_eq((const char *)sqlite3_column_text(st, 0), "2");
+    sqlite3_finalize(st);
+    sqlite3_close(ro);
     free(db);
     rm_rf(dir);
     free(dir);
@@ -388,11 +489,11 @@ START_TEST(query_store_errors)
     hg_violations_clear(&errors);
     ck_assert_int_eq(sqlite3_open(other, &db), SQLITE_OK);
     ck_assert_int_eq(
-        sqlite3_exec(db, "CREATE TABLE schema_version (version); INSERT INTO schema_version VALUES (2)", NULL, NULL, NULL),
+        sqlite3_exec(db, "CREATE TABLE schema_version (version); INSERT INTO schema_version VALUES (3)", NULL, NULL, NULL),
         SQLITE_OK);
     sqlite3_close(db);
     ck_assert_ptr_null(hg_audit_query(other, f, &errors));
-    msg = hg_xasprintf("audit store %s: schema version 2, this program reads version 1", other);
+    msg = hg_xasprintf("audit store %s: schema version 3, this program reads version 2", other);
     ck_assert_str_eq(errors.items[0].message, msg);
     free(msg);
     hg_violations_clear(&errors);
@@ -630,6 +731,8 @@ int main(void)
     TCase *tc = tcase_create("query");
     tcase_set_timeout(tc, 20);
     tcase_add_test(tc, every_filter);
+    tcase_add_test(tc, object_id_is_an_exact_string);
+    tcase_add_test(tc, version_1_store_is_upgraded);
     tcase_add_test(tc, pages_with_cursor);
     tcase_add_test(tc, paging_under_concurrent_inserts);
     tcase_add_test(tc, query_store_errors);
