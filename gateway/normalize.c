@@ -8,16 +8,15 @@
  * written out in the client's order.
  */
 #include "normalize.h"
+#include "assocpairs.h"
 #include "jsonstrict.h"
 #include "util.h"
 
-#include <openssl/evp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define ID_MAX_DIGITS 20
 #define SDK_MESSAGE                                                                                                                \
     "required property \"from\" is missing (HubSpot's Node SDK sends \"to\" alone when a caller writes \"from\" instead of its "   \
     "model's \"_from\")"
@@ -103,15 +102,6 @@ static size_t coerce_ids(json_t *inputs)
 }
 
 /* ---- the shape the canonical body needs, read into pairs ---- */
-
-typedef unsigned __int128 id_key_t;
-
-struct pair {
-    id_key_t key[2]; /* value * 32 + length: equal keys <=> equal digit strings (leading zeros count) */
-    const char *id[2];
-    unsigned char len[2];
-    unsigned char dup;
-};
 
 /* where a problem is: "" (depth 0), /inputs (1), /inputs/N (2), /inputs/N/from (3), /inputs/N/from/id (4) */
 struct place {
@@ -212,22 +202,8 @@ static const char *type_phrase(const json_t *v)
     }
 }
 
-/* the key of a string of 1 to ID_MAX_DIGITS ASCII digits; 0 (no valid key has it) for anything else */
-static id_key_t id_key(const char *s, size_t len)
-{
-    if (len < 1 || len > ID_MAX_DIGITS)
-        return 0;
-    id_key_t v = 0;
-    for (size_t i = 0; i != len; ++i) {
-        if (s[i] < '0' || s[i] > '9')
-            return 0;
-        v = v * 10 + (unsigned)(s[i] - '0');
-    }
-    return v * 32 + len;
-}
-
 /* obj = input.from or input.to (NULL: absent; pl is the input's place) into p; 0 when it is not usable */
-static int shape_side(struct shape_ctx *c, struct place pl, json_t *obj, int side, struct pair *p)
+static int shape_side(struct shape_ctx *c, struct place pl, json_t *obj, int side, hg_assoc_pair_t *p)
 {
     pl.depth = 3;
     pl.side = side;
@@ -252,7 +228,7 @@ static int shape_side(struct shape_ctx *c, struct place pl, json_t *obj, int sid
     }
     p->id[side] = json_string_value(id);
     p->len[side] = (unsigned char)json_string_length(id);
-    if ((p->key[side] = id_key(p->id[side], json_string_length(id))) == 0) {
+    if ((p->key[side] = hg_assoc_id_key(p->id[side], json_string_length(id))) == 0) {
         shape_fail(c, &pl, "pattern", "must match the pattern %s", "^[0-9]{1,20}$");
         return 0;
     }
@@ -264,7 +240,7 @@ static int shape_side(struct shape_ctx *c, struct place pl, json_t *obj, int sid
  * for json_array_size(/inputs)). 1 when it has; otherwise 0 with violations added. Members the
  * canonical body does not carry are added to *dropped, or refused with reject_unknown.
  */
-static int read_pairs(json_t *root, int reject_unknown, struct pair *pairs, hg_violations_t *errors, size_t *dropped)
+static int read_pairs(json_t *root, int reject_unknown, hg_assoc_pair_t *pairs, hg_violations_t *errors, size_t *dropped)
 {
     struct shape_ctx c = {.errors = errors, .reject_unknown = reject_unknown, .ok = 1};
     struct place pl = {0};
@@ -340,106 +316,6 @@ static void explain_missing_from(const json_t *root, hg_violations_t *errors, si
     }
 }
 
-/* ---- pairs: deduplication and the canonical body ---- */
-
-static int cmp_key(id_key_t a, id_key_t b)
-{
-    return a < b ? -1 : a > b;
-}
-
-static int cmp_pairs(const void *x, const void *y, void *arg)
-{
-    const struct pair *pairs = arg, *a = &pairs[*(const size_t *)x], *b = &pairs[*(const size_t *)y];
-    int r = cmp_key(a->key[0], b->key[0]);
-    if (r == 0)
-        r = cmp_key(a->key[1], b->key[1]);
-    if (r == 0)
-        r = cmp_key(*(const size_t *)x, *(const size_t *)y);
-    return r;
-}
-
-/* marks every repeat of an earlier (from, to) in pairs[0..n); returns the number of repeats */
-static size_t mark_duplicates(struct pair *pairs, size_t *order, size_t n)
-{
-    for (size_t i = 0; i != n; ++i)
-        order[i] = i;
-    qsort_r(order, n, sizeof(*order), cmp_pairs, pairs);
-    size_t dups = 0;
-    for (size_t j = 1; j < n; ++j) {
-        const struct pair *prev = &pairs[order[j - 1]];
-        struct pair *cur = &pairs[order[j]];
-        if (cur->key[0] == prev->key[0] && cur->key[1] == prev->key[1]) {
-            cur->dup = 1;
-            ++dups;
-        }
-    }
-    return dups;
-}
-
-#define BODY_HEAD "{\"inputs\":["
-#define PAIR_HEAD "{\"from\":{\"id\":\""
-#define PAIR_MID "\"},\"to\":{\"id\":\""
-#define PAIR_TAIL "\"}}"
-#define BODY_TAIL "]}"
-#define LIT(s) (sizeof(s) - 1)
-
-static char *put(char *p, const void *src, size_t len)
-{
-    memcpy(p, src, len);
-    return p + len;
-}
-
-/* writes the canonical body and the audit's pair list for the pairs not marked as repeats */
-static void write_canonical(const struct pair *pairs, size_t n, size_t forwarded, hg_body_result_t *out)
-{
-    size_t body_len = LIT(BODY_HEAD) + LIT(BODY_TAIL) + (forwarded != 0 ? forwarded - 1 : 0), ids_len = 0;
-    for (size_t i = 0; i != n; ++i)
-        if (!pairs[i].dup)
-            ids_len += pairs[i].len[0] + pairs[i].len[1];
-    body_len += forwarded * (LIT(PAIR_HEAD) + LIT(PAIR_MID) + LIT(PAIR_TAIL)) + ids_len;
-
-    char *b = out->body = hg_xmalloc(body_len);
-    out->pairs = hg_xmalloc(2 * forwarded * sizeof(char *) + ids_len + 2 * forwarded);
-    char *strings = (char *)(out->pairs + 2 * forwarded);
-    size_t k = 0;
-    b = put(b, BODY_HEAD, LIT(BODY_HEAD));
-    for (size_t i = 0; i != n; ++i) {
-        const struct pair *p = &pairs[i];
-        if (p->dup)
-            continue;
-        if (k != 0)
-            *b++ = ',';
-        b = put(b, PAIR_HEAD, LIT(PAIR_HEAD));
-        b = put(b, p->id[0], p->len[0]);
-        b = put(b, PAIR_MID, LIT(PAIR_MID));
-        b = put(b, p->id[1], p->len[1]);
-        b = put(b, PAIR_TAIL, LIT(PAIR_TAIL));
-        for (int side = 0; side != 2; ++side) {
-            out->pairs[2 * k + side] = strings;
-            strings = put(strings, p->id[side], p->len[side]);
-            *strings++ = '\0';
-        }
-        ++k;
-    }
-    b = put(b, BODY_TAIL, LIT(BODY_TAIL));
-    out->body_len = (size_t)(b - out->body);
-    out->num_pairs = forwarded;
-}
-
-static void sha256_hex(const char *buf, size_t len, char hex[65])
-{
-    static const char digits[] = "0123456789abcdef";
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int mdlen = 0;
-    if (!EVP_Digest(buf, len, md, &mdlen, EVP_sha256(), NULL) || mdlen != 32)
-        abort();
-    for (unsigned i = 0; i != 32; ++i) {
-        hex[2 * i] = digits[md[i] >> 4];
-        hex[2 * i + 1] = digits[md[i] & 15];
-    }
-    hex[64] = '\0';
-}
-
 /* ---- the pipeline ---- */
 
 static int validate(const hg_body_rules_t *rules, json_t *root, hg_violations_t *errors)
@@ -461,23 +337,20 @@ static int process_associations(const hg_body_rules_t *rules, json_t *root, hg_b
     if (!validate(rules, root, errors))
         return -1;
     size_t n = json_array_size(inputs), first = errors->count;
-    struct pair *pairs = hg_xmalloc(n * (sizeof(*pairs) + sizeof(size_t)));
-    size_t *order = (size_t *)(pairs + n);
+    hg_assoc_pair_t *pairs = hg_xmalloc(n * sizeof(*pairs));
     int ret = -1;
     if (!read_pairs(root, rules->reject_unknown, pairs, errors, &out->dropped_fields)) {
         explain_missing_from(root, errors, first);
         goto Exit;
     }
-    out->duplicates = mark_duplicates(pairs, order, n);
+    out->duplicates = hg_assoc_mark_duplicates(pairs, n);
     size_t forwarded = n - out->duplicates;
     if (rules->max_inputs != 0 && forwarded > rules->max_inputs) {
         hg_violations_add(errors, "/inputs", "maxItems", "must have at most %zu inputs after removing duplicates, has %zu",
                           rules->max_inputs, forwarded);
         goto Exit;
     }
-    write_canonical(pairs, n, forwarded, out);
-    out->forwarded = forwarded;
-    sha256_hex(out->body, out->body_len, out->body_sha256);
+    hg_assoc_emit(pairs, n, forwarded, out);
     ret = 0;
 Exit:
     free(pairs);
@@ -499,7 +372,7 @@ int hg_body_process(const hg_body_rules_t *rules, const char *buf, size_t len, h
         ret = process_associations(rules, root, out, errors);
     } else if ((ret = validate(rules, root, errors) ? 0 : -1) == 0) {
         out->forwarded = out->received;
-        sha256_hex(buf, len, out->body_sha256);
+        hg_sha256_hex(buf, len, out->body_sha256);
     }
     json_decref(root);
     return ret;

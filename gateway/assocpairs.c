@@ -1,0 +1,126 @@
+/*
+ * assocpairs.c: deduplication, canonical body, pair list and SHA-256 of an associations body. See
+ * assocpairs.h. Moved out of normalize.c so that the jansson path and the scanner (assocscan.c)
+ * forward through one implementation.
+ */
+#include "assocpairs.h"
+#include "util.h"
+
+#include <openssl/evp.h>
+#include <stdlib.h>
+#include <string.h>
+
+hg_assoc_key_t hg_assoc_id_key(const char *s, size_t len)
+{
+    if (len < 1 || len > HG_ASSOC_ID_MAX_DIGITS)
+        return 0;
+    hg_assoc_key_t v = 0;
+    for (size_t i = 0; i != len; ++i) {
+        if (s[i] < '0' || s[i] > '9')
+            return 0;
+        v = v * 10 + (unsigned)(s[i] - '0');
+    }
+    return v * 32 + len;
+}
+
+static int cmp_key(hg_assoc_key_t a, hg_assoc_key_t b)
+{
+    return a < b ? -1 : a > b;
+}
+
+static int cmp_pairs(const void *x, const void *y, void *arg)
+{
+    const hg_assoc_pair_t *pairs = arg, *a = &pairs[*(const size_t *)x], *b = &pairs[*(const size_t *)y];
+    int r = cmp_key(a->key[0], b->key[0]);
+    if (r == 0)
+        r = cmp_key(a->key[1], b->key[1]);
+    if (r == 0)
+        r = cmp_key(*(const size_t *)x, *(const size_t *)y);
+    return r;
+}
+
+size_t hg_assoc_mark_duplicates(hg_assoc_pair_t *pairs, size_t n)
+{
+    size_t *order = hg_xmalloc(n * sizeof(*order));
+    for (size_t i = 0; i != n; ++i) {
+        order[i] = i;
+        pairs[i].dup = 0;
+    }
+    qsort_r(order, n, sizeof(*order), cmp_pairs, pairs);
+    size_t dups = 0;
+    for (size_t j = 1; j < n; ++j) {
+        const hg_assoc_pair_t *prev = &pairs[order[j - 1]];
+        hg_assoc_pair_t *cur = &pairs[order[j]];
+        if (cur->key[0] == prev->key[0] && cur->key[1] == prev->key[1]) {
+            cur->dup = 1;
+            ++dups;
+        }
+    }
+    free(order);
+    return dups;
+}
+
+#define BODY_HEAD "{\"inputs\":["
+#define PAIR_HEAD "{\"from\":{\"id\":\""
+#define PAIR_MID "\"},\"to\":{\"id\":\""
+#define PAIR_TAIL "\"}}"
+#define BODY_TAIL "]}"
+#define LIT(s) (sizeof(s) - 1)
+
+static char *put(char *p, const void *src, size_t len)
+{
+    memcpy(p, src, len);
+    return p + len;
+}
+
+void hg_assoc_emit(const hg_assoc_pair_t *pairs, size_t n, size_t forwarded, hg_body_result_t *out)
+{
+    size_t body_len = LIT(BODY_HEAD) + LIT(BODY_TAIL) + (forwarded != 0 ? forwarded - 1 : 0), ids_len = 0;
+    for (size_t i = 0; i != n; ++i)
+        if (!pairs[i].dup)
+            ids_len += pairs[i].len[0] + pairs[i].len[1];
+    body_len += forwarded * (LIT(PAIR_HEAD) + LIT(PAIR_MID) + LIT(PAIR_TAIL)) + ids_len;
+
+    char *b = out->body = hg_xmalloc(body_len);
+    out->pairs = hg_xmalloc(2 * forwarded * sizeof(char *) + ids_len + 2 * forwarded);
+    char *strings = (char *)(out->pairs + 2 * forwarded);
+    size_t k = 0;
+    b = put(b, BODY_HEAD, LIT(BODY_HEAD));
+    for (size_t i = 0; i != n; ++i) {
+        const hg_assoc_pair_t *p = &pairs[i];
+        if (p->dup)
+            continue;
+        if (k != 0)
+            *b++ = ',';
+        b = put(b, PAIR_HEAD, LIT(PAIR_HEAD));
+        b = put(b, p->id[0], p->len[0]);
+        b = put(b, PAIR_MID, LIT(PAIR_MID));
+        b = put(b, p->id[1], p->len[1]);
+        b = put(b, PAIR_TAIL, LIT(PAIR_TAIL));
+        for (int side = 0; side != 2; ++side) {
+            out->pairs[2 * k + side] = strings;
+            strings = put(strings, p->id[side], p->len[side]);
+            *strings++ = '\0';
+        }
+        ++k;
+    }
+    b = put(b, BODY_TAIL, LIT(BODY_TAIL));
+    out->body_len = (size_t)(b - out->body);
+    out->num_pairs = forwarded;
+    out->forwarded = forwarded;
+    hg_sha256_hex(out->body, out->body_len, out->body_sha256);
+}
+
+void hg_sha256_hex(const char *buf, size_t len, char hex[65])
+{
+    static const char digits[] = "0123456789abcdef";
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int mdlen = 0;
+    if (!EVP_Digest(buf, len, md, &mdlen, EVP_sha256(), NULL) || mdlen != 32)
+        abort();
+    for (unsigned i = 0; i != 32; ++i) {
+        hex[2 * i] = digits[md[i] >> 4];
+        hex[2 * i + 1] = digits[md[i] & 15];
+    }
+    hex[64] = '\0';
+}

@@ -1,0 +1,48 @@
+/*
+ * assocpairs.h: the end of the associations body pipeline, shared by its two front ends.
+ *
+ * Whatever read the body (normalize.c's jansson path, or the single-pass scanner of assocscan.h),
+ * what is forwarded is decided here, by one implementation: the (from, to) pairs, in the client's
+ * order, are sorted by their id keys to mark every repeat of an earlier pair (O(n log n) whatever
+ * the ids, so no crafted body makes deduplication quadratic), then the canonical body
+ *     {"inputs":[{"from":{"id":"1"},"to":{"id":"2"}}]}
+ * the audit's pair list and the body's SHA-256 are written from the pairs left.
+ *
+ * Lifetimes: per request. A pair's ids are borrowed (from the parsed tree or the client's buffer)
+ * and must outlive hg_assoc_emit, which copies them into the result.
+ */
+#ifndef HUBGATE_ASSOCPAIRS_H
+#define HUBGATE_ASSOCPAIRS_H
+
+#include <stddef.h>
+
+#include "normalize.h"
+
+#define HG_ASSOC_ID_MAX_DIGITS 20
+
+/* value * 32 + length: equal keys <=> equal digit strings (leading zeros count); 0 = no valid id */
+typedef unsigned __int128 hg_assoc_key_t;
+
+typedef struct st_hg_assoc_pair_t {
+    hg_assoc_key_t key[2]; /* from, to */
+    const char *id[2];     /* borrowed, not NUL-terminated */
+    unsigned char len[2];
+    unsigned char dup; /* set by hg_assoc_mark_duplicates */
+} hg_assoc_pair_t;
+
+/* the key of a string of 1 to HG_ASSOC_ID_MAX_DIGITS ASCII digits; 0 (no valid key has it) for anything else */
+hg_assoc_key_t hg_assoc_id_key(const char *s, size_t len);
+
+/* marks every repeat of an earlier (from, to) in pairs[0..n) (dup = 1, others 0); returns the number of repeats */
+size_t hg_assoc_mark_duplicates(hg_assoc_pair_t *pairs, size_t n);
+
+/*
+ * Writes the pairs of pairs[0..n) not marked as repeats (`forwarded` of them) into out: body,
+ * body_len, pairs, num_pairs, forwarded and body_sha256 (the other counts are the caller's).
+ */
+void hg_assoc_emit(const hg_assoc_pair_t *pairs, size_t n, size_t forwarded, hg_body_result_t *out);
+
+/* lower-case hex SHA-256 of buf[0..len) into hex (NUL-terminated) */
+void hg_sha256_hex(const char *buf, size_t len, char hex[65]);
+
+#endif
