@@ -7,20 +7,35 @@
 #include "util.h"
 
 #include <openssl/evp.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+hg_assoc_key_t hg_assoc_digits(const char *s, size_t max, size_t *len)
+{
+    /* 19 digits fit 64 bits; only a 20th needs the wide multiply, and a 21st is only counted */
+    uint64_t v = 0;
+    size_t i = 0, head = max < 19 ? max : 19;
+    unsigned d;
+    while (i != head && (d = (unsigned)(unsigned char)s[i] - '0') <= 9) {
+        v = v * 10 + d;
+        ++i;
+    }
+    hg_assoc_key_t key = v;
+    if (i == 19 && i != max && (d = (unsigned)(unsigned char)s[i] - '0') <= 9) {
+        key = key * 10 + d;
+        if (++i != max && (unsigned)(unsigned char)s[i] - '0' <= 9)
+            ++i;
+    }
+    *len = i;
+    return i >= 1 && i <= HG_ASSOC_ID_MAX_DIGITS ? key * 32 + i : 0;
+}
+
 hg_assoc_key_t hg_assoc_id_key(const char *s, size_t len)
 {
-    if (len < 1 || len > HG_ASSOC_ID_MAX_DIGITS)
-        return 0;
-    hg_assoc_key_t v = 0;
-    for (size_t i = 0; i != len; ++i) {
-        if (s[i] < '0' || s[i] > '9')
-            return 0;
-        v = v * 10 + (unsigned)(s[i] - '0');
-    }
-    return v * 32 + len;
+    size_t n;
+    hg_assoc_key_t key = hg_assoc_digits(s, len, &n);
+    return n == len ? key : 0;
 }
 
 static int cmp_key(hg_assoc_key_t a, hg_assoc_key_t b)

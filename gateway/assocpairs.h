@@ -30,7 +30,12 @@ typedef struct st_hg_assoc_pair_t {
     unsigned char dup; /* set by hg_assoc_mark_duplicates */
 } hg_assoc_pair_t;
 
-/* the key of a string of 1 to HG_ASSOC_ID_MAX_DIGITS ASCII digits; 0 (no valid key has it) for anything else */
+/*
+ * The run of ASCII digits at s (at most max bytes read; a run is followed no further than 21 digits):
+ * its length in *len, and its key when that is 1 to HG_ASSOC_ID_MAX_DIGITS, else 0 (no valid key has it).
+ */
+hg_assoc_key_t hg_assoc_digits(const char *s, size_t max, size_t *len);
+/* the key of a string of 1 to HG_ASSOC_ID_MAX_DIGITS ASCII digits; 0 for anything else */
 hg_assoc_key_t hg_assoc_id_key(const char *s, size_t len);
 
 /* marks every repeat of an earlier (from, to) in pairs[0..n) (dup = 1, others 0); returns the number of repeats */

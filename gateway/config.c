@@ -141,11 +141,12 @@ static void build_route(hg_config_t *c, hg_route_t *r, const json_t *item, size_
     }
 
     const char *schema = get_str(item, "schema", NULL);
+    int shipped_schema = 0;
     if (schema != NULL) {
         char *file = resolve(c, schema);
         hg_violations_t serr;
         hg_violations_init(&serr, 10);
-        r->schema = hg_schema_load(file, &serr);
+        r->schema = hg_body_schema_load(file, &shipped_schema, &serr);
         snprintf(ptr, sizeof(ptr), "/routes/%zu/schema", index);
         for (size_t k = 0; k != serr.count; ++k)
             hg_violations_add(errors, ptr, "schema", "%s%s%s: %s", file, serr.items[k].in[0] != '\0' ? "#" : "", serr.items[k].in,
@@ -160,6 +161,7 @@ static void build_route(hg_config_t *c, hg_route_t *r, const json_t *item, size_
     r->body.reject_unknown = strcmp(get_str(item, "unknown_fields", "drop"), "reject") == 0;
     r->body.max_inputs = (size_t)get_int(item, "max_inputs", 2000);
     r->body.max_depth = c->limits.max_json_depth;
+    r->body.fast = r->body.mode == HG_NORMALIZE_ASSOCIATIONS && shipped_schema; /* assocscan.h */
     if (r->body.mode == HG_NORMALIZE_ASSOCIATIONS && (r->from_param < 0 || r->to_param < 0)) {
         snprintf(ptr, sizeof(ptr), "/routes/%zu/normalize", index);
         hg_violations_add(errors, ptr, "normalize",

@@ -9,6 +9,7 @@
  */
 #include "normalize.h"
 #include "assocpairs.h"
+#include "assocscan.h"
 #include "jsonstrict.h"
 #include "util.h"
 
@@ -360,6 +361,8 @@ Exit:
 int hg_body_process(const hg_body_rules_t *rules, const char *buf, size_t len, hg_body_result_t *out, hg_violations_t *errors)
 {
     *out = (hg_body_result_t){0};
+    if (rules->fast && hg_assoc_scan(rules, buf, len, out))
+        return 0;
     json_t *root = hg_json_parse_strict(buf, len, rules->max_depth, errors);
     if (root == NULL)
         return -1;

@@ -29,6 +29,16 @@
  * pairs (O(n log n) whatever the ids, so no crafted body makes deduplication quadratic), one pass to
  * write the body and one SHA-256; a few allocations per request beyond jansson's own.
  *
+ * Fast path: on a route whose rules have `fast` set (associations mode with the shipped schema,
+ * decided at configuration load by hg_body_schema_load), the body is first offered to the
+ * single-pass scanner of assocscan.h, which takes plain well-formed bodies (a tenth or less of the
+ * cost) and produces exactly what the steps above would; anything else it declines, and the steps
+ * above run and report as always. The one intended difference: integer ids of 19 or 20 digits
+ * beyond 64 bits, which the strict parser refuses as invalid_json, are taken by the scanner (see
+ * assocscan.h).
+ *
+ * Deduplication, the canonical body and its SHA-256 are assocpairs.h's, shared by both paths.
+ *
  * Lifetimes: hg_body_rules_t belongs to the configuration (one per route, immutable while serving;
  * the schema it points to lives as long as it). hg_body_result_t is per request: everything it
  * points to is owned by it and freed by hg_body_result_dispose.
@@ -51,6 +61,7 @@ typedef struct st_hg_body_rules_t {
     int reject_unknown;        /* unknown_fields: reject (1) or drop (0); associations only */
     size_t max_inputs;         /* most inputs forwarded after deduplication; 0 = no limit; associations only */
     size_t max_depth;          /* limits.max_json_depth */
+    int fast;                  /* associations with the shipped schema: the scanner of assocscan.h may serve the body (see below) */
 } hg_body_rules_t;
 
 typedef struct st_hg_body_result_t {
@@ -74,6 +85,22 @@ typedef struct st_hg_body_result_t {
  */
 int hg_body_process(const hg_body_rules_t *rules, const char *buf, size_t len, hg_body_result_t *out, hg_violations_t *errors);
 void hg_body_result_dispose(hg_body_result_t *r);
+
+/*
+ * 1 when a route in associations mode with this schema document (borrowed) may have `fast` set:
+ * the document is json_equal to schemas/batch-associate-default.request.json as compiled into the
+ * program (hg_assoc_schema_text), so the schema accepts exactly the bodies the scanner takes. Any
+ * other document, even one that means the same, gives 0.
+ */
+int hg_body_rules_fast_eligible(const json_t *schema_doc);
+
+/*
+ * hg_schema_load (same errors, same messages) that also says, from the one document it read, whether
+ * the schema is the shipped one (*eligible = hg_body_rules_fast_eligible; 0 on failure). For the
+ * configuration loader: reading the file once means the flag and the compiled schema cannot come
+ * from two different versions of the file.
+ */
+hg_schema_t *hg_body_schema_load(const char *path, int *eligible, hg_violations_t *errors);
 
 /*
  * Canonical id of one object type path parameter (seg[0..len), borrowed) into out. On an unknown
