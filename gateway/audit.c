@@ -339,7 +339,7 @@ static void *writer_main(void *arg)
     char err[256];
     for (;;) {
         /* group commit: each commit writes the touched pages of eight b-trees and a new object index segment
-           (bench_audit, 100 pairs: 250 us of writer CPU per record one at a time, 85 in groups of 20), so while
+           (bench_audit, 100 pairs: 226 us of writer CPU per record one at a time, 80 in groups of 20), so while
            less than a batch waits, commits are at least commit_interval_ms apart */
         if (n == 0 && a->count != 0 && a->count < a->tuning.batch_max && !a->stopping && a->flushing == 0 &&
             mono_ms() < next_commit) {

@@ -27,6 +27,15 @@ const char *hg_audit_decision_find(const char *s)
     return NULL;
 }
 
+/* a block of id strings; strings never move, so r->pairs can point into it */
+struct st_hg_audit_idblock_t {
+    struct st_hg_audit_idblock_t *next;
+    size_t used, size;
+    char bytes[];
+};
+
+#define ID_BLOCK_SIZE 4000 /* bytes of strings per block: 100 pairs of 10-digit ids in two blocks */
+
 hg_audit_record_t *hg_audit_record_new(void)
 {
     hg_audit_record_t *r = hg_xcalloc(1, sizeof(*r));
@@ -47,10 +56,32 @@ void hg_audit_record_free(hg_audit_record_t *r)
                        r->body_sha256,      r->client_addr,    r->user_agent,     r->error};
     for (size_t i = 0; i != sizeof(strings) / sizeof(strings[0]); ++i)
         free(strings[i]);
-    for (size_t i = 0; i != 2 * r->num_pairs; ++i)
-        free(r->pairs[i]);
+    while (r->id_blocks != NULL) {
+        struct st_hg_audit_idblock_t *next = r->id_blocks->next;
+        free(r->id_blocks);
+        r->id_blocks = next;
+    }
     free(r->pairs);
     free(r);
+}
+
+/* a copy of s in the record's id blocks */
+static char *id_copy(hg_audit_record_t *r, const char *s)
+{
+    size_t n = strlen(s) + 1;
+    struct st_hg_audit_idblock_t *b = r->id_blocks;
+    if (b == NULL || b->size - b->used < n) {
+        size_t size = n > ID_BLOCK_SIZE ? n : ID_BLOCK_SIZE;
+        b = hg_xmalloc(sizeof(*b) + size);
+        b->next = r->id_blocks;
+        b->used = 0;
+        b->size = size;
+        r->id_blocks = b;
+    }
+    char *copy = b->bytes + b->used;
+    memcpy(copy, s, n);
+    b->used += n;
+    return copy;
 }
 
 void hg_audit_record_add_pair(hg_audit_record_t *r, const char *from, const char *to)
@@ -59,8 +90,8 @@ void hg_audit_record_add_pair(hg_audit_record_t *r, const char *from, const char
         r->pairs_cap = r->pairs_cap != 0 ? r->pairs_cap * 2 : 8;
         r->pairs = hg_xrealloc(r->pairs, 2 * r->pairs_cap * sizeof(*r->pairs));
     }
-    r->pairs[2 * r->num_pairs] = hg_xstrdup(from);
-    r->pairs[2 * r->num_pairs + 1] = hg_xstrdup(to);
+    r->pairs[2 * r->num_pairs] = id_copy(r, from);
+    r->pairs[2 * r->num_pairs + 1] = id_copy(r, to);
     ++r->num_pairs;
 }
 
