@@ -5,7 +5,9 @@ What an ops team sees of the trail, from outside only: the admin listener's GET 
 - one record per request, refused ones included, with every field right (decision, statuses, route,
   canonical path, principal, scope, object types, normalization counts, HubSpot's status, numErrors
   and correlation id, the SHA-256 of the bytes HubSpot received, client address, User-Agent, error,
-  request id); `forwarded` whenever HubSpot answered, `upstream_error` only for the gateway's 502/504;
+  request id); `forwarded` whenever HubSpot answered (its 429, 207, 500 and 502 too), `upstream_error`
+  only for the gateway's own 502/504; one contract gap marked expectedFailure (hubspot_status of an
+  answer over 64 KB);
 - the query: object_id on both sides of a pair, newest first; every filter; limit and cursor paging
   that neither repeats nor skips while new requests arrive; bad parameters as 400 with in=query:NAME;
 - `hubgate audit` with --db and -c, filters, --format table (aligned) and jsonl (= the API's records);
@@ -158,6 +160,7 @@ class TestRecords(Base):
         r["429"] = post(gw, "it-429", [(hg.MAGIC["429"], "1")])
         r["207"] = post(gw, "it-207", [(hg.MAGIC["fail"] + "1", "7"), ("8", "9")])
         r["500"] = post(gw, "it-500", [(hg.MAGIC["500"], "1")])
+        r["502"] = post(gw, "it-502", [(hg.MAGIC["502"], "1")])  # HubSpot's own 502, not the gateway's
         cls.responses = r
         cls.sent = {rec["headers"].get("x-request-id"): rec for rec in cls.mock.requests()}
         cls.records = {x["request_id"]: x for x in wait_records(gw, len(r))}
@@ -208,6 +211,24 @@ class TestRecords(Base):
 
     def test_hubspot_500_is_forwarded(self):
         self.check_forwarded("500", 500, [(hg.MAGIC["500"], "1")], hubspot_status="error")
+
+    def test_hubspot_502_is_forwarded_not_an_upstream_error(self):
+        self.check_forwarded("502", 502, [(hg.MAGIC["502"], "1")], hubspot_status="error")
+
+    @unittest.expectedFailure
+    def test_hubspot_status_of_a_large_answer(self):
+        """Contract gap: HubSpot's answer is read for the audit only up to 64 KB (annotate.c INSPECT_MAX), so a
+        1000-input batch (a 128 KB answer) is recorded without hubspot_status."""
+        gw = hg.Gateway(config(self.mock.url))
+        try:
+            r = post(gw, "big", [(str(1000 + i), str(500000 + i)) for i in range(1000)])
+            self.assertEqual((r.status, r.json["status"]), (200, "COMPLETE"))
+            [rec] = wait_records(gw, 1)
+            self.assertEqual(rec["inputs_forwarded"], 1000)
+            self.assertEqual(rec["hubspot_correlation_id"], r.headers["X-HubSpot-Correlation-Id"])
+            self.assertEqual(rec["hubspot_status"], "COMPLETE")
+        finally:
+            gw.stop()
 
     def check_refused(self, name, status, decision, error, **more):
         r, rec = self.responses[name], self.records["it-" + name]
