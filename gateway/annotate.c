@@ -4,15 +4,13 @@
  */
 #include "annotate.h"
 #include "errbody.h"
+#include "outcome.h"
 #include "reqstate.h"
 #include "server.h"
 
-#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define INSPECT_MAX (64 * 1024)
 
 struct st_replace_t {
     h2o_ostream_t super;
@@ -22,9 +20,7 @@ struct st_replace_t {
 struct st_inspect_t {
     h2o_ostream_t super;
     hg_reqstate_t *st;
-    char *buf;
-    size_t len, cap;
-    int overflow;
+    hg_outcome_t outcome;
 };
 
 /* the proxy's own error for this request, or NULL */
@@ -36,21 +32,6 @@ static const char *proxy_error(h2o_req_t *req)
             return h2o_strdup(&req->pool, e->msg.base, e->msg.len).base;
     }
     return NULL;
-}
-
-/* HubSpot's outcome for the audit: the answer's "status" and "numErrors" */
-static void read_outcome(h2o_req_t *req, hg_reqstate_t *st, const char *buf, size_t len)
-{
-    json_t *doc = json_loadb(buf, len, 0, NULL);
-    if (json_is_object(doc)) {
-        const json_t *status = json_object_get(doc, "status");
-        if (json_is_string(status))
-            st->hubspot_status = h2o_strdup(&req->pool, json_string_value(status), SIZE_MAX).base;
-        const json_t *n = json_object_get(doc, "numErrors");
-        if (json_is_integer(n))
-            st->num_errors = json_integer_value(n);
-    }
-    json_decref(doc);
 }
 
 static void replace_send(h2o_ostream_t *_self, h2o_req_t *req, h2o_iovec_t *bufs, size_t bufcnt, h2o_send_state_t state)
@@ -67,24 +48,13 @@ static void replace_send(h2o_ostream_t *_self, h2o_req_t *req, h2o_iovec_t *bufs
 static void inspect_send(h2o_ostream_t *_self, h2o_req_t *req, h2o_iovec_t *bufs, size_t bufcnt, h2o_send_state_t state)
 {
     struct st_inspect_t *self = (void *)_self;
-    for (size_t i = 0; i != bufcnt && !self->overflow; ++i) {
-        if (self->len + bufs[i].len > self->cap) {
-            /* chunked answers: grow in the request's pool, up to INSPECT_MAX */
-            size_t cap = self->cap * 2 > self->len + bufs[i].len ? self->cap * 2 : self->len + bufs[i].len;
-            if (cap > INSPECT_MAX) {
-                self->overflow = 1;
-                break;
-            }
-            char *buf = h2o_mem_alloc_pool(&req->pool, cap);
-            memcpy(buf, self->buf, self->len);
-            self->buf = buf;
-            self->cap = cap;
-        }
-        memcpy(self->buf + self->len, bufs[i].base, bufs[i].len);
-        self->len += bufs[i].len;
+    for (size_t i = 0; i != bufcnt; ++i)
+        hg_outcome_feed(&self->outcome, bufs[i].base, bufs[i].len);
+    if (!h2o_send_state_is_in_progress(state)) {
+        if (self->outcome.status[0] != '\0')
+            self->st->hubspot_status = h2o_strdup(&req->pool, self->outcome.status, SIZE_MAX).base;
+        self->st->num_errors = self->outcome.num_errors;
     }
-    if (!h2o_send_state_is_in_progress(state) && !self->overflow && self->len != 0)
-        read_outcome(req, self->st, self->buf, self->len);
     h2o_ostream_send_next(&self->super, req, bufs, bufcnt, state);
 }
 
@@ -144,16 +114,13 @@ static h2o_ostream_t **inspect_body(h2o_req_t *req, hg_reqstate_t *st, h2o_ostre
     if (i >= 0)
         st->hubspot_correlation_id =
             h2o_strdup(&req->pool, req->res.headers.entries[i].value.base, req->res.headers.entries[i].value.len).base;
-    /* the body is only read for the audit record, and only when it can be small enough */
-    if (st->worker->server->audit == NULL || (req->res.content_length != SIZE_MAX && req->res.content_length > INSPECT_MAX))
+    /* the body is only read for the audit record */
+    if (st->worker->server->audit == NULL)
         return slot;
     struct st_inspect_t *self = (void *)h2o_add_ostream(req, sizeof(*self), slot);
     self->super.do_send = inspect_send;
     self->st = st;
-    self->cap = req->res.content_length != SIZE_MAX ? req->res.content_length : 4096;
-    self->buf = h2o_mem_alloc_pool(&req->pool, self->cap != 0 ? self->cap : 1);
-    self->len = 0;
-    self->overflow = 0;
+    hg_outcome_init(&self->outcome);
     return &self->super.next;
 }
 

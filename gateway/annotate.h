@@ -7,7 +7,7 @@
  * ran, 400 for a malformed body, the proxy's 502 on connection or TLS
  * failures and its "I/O timeout", which becomes a 504) are text/plain: they
  * are replaced by HubSpot-shaped JSON. Upstream answers pass unchanged; their
- * body is copied (at most 64 KiB) as it streams by, for the audit's view of
+ * body is scanned as it streams by (outcome.h), for the audit's view of
  * HubSpot's outcome (status, numErrors).
  */
 #ifndef HUBGATE_ANNOTATE_H
