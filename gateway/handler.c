@@ -137,27 +137,26 @@ static int is_json_content_type(const h2o_req_t *req)
 }
 
 /*
- * Canonical object types and the canonical path (st->canonical_path). Routes that normalize
- * associations refuse an unknown type (400); other routes keep their path as sent and only use
- * the types they can resolve for scope templates. 0, or -1 after answering.
+ * Canonical object types and the canonical path (st->canonical_path), worked out before the token is
+ * checked so that every audit record carries the canonical path. Routes that normalize associations
+ * refuse an unknown type, but only after authentication (contract section 4): the problems are kept in
+ * `unknown` (empty when the path is fine; st->canonical_path is then the path as sent). Other routes
+ * keep their path as sent and only use the types they can resolve for scope templates.
  */
-static int resolve_path(h2o_req_t *req, hg_reqstate_t *st, const hg_template_match_t *m)
+static void resolve_path(h2o_req_t *req, hg_reqstate_t *st, const hg_template_match_t *m, hg_violations_t *unknown)
 {
     const hg_route_t *r = st->route;
     if (r->body.mode == HG_NORMALIZE_ASSOCIATIONS) {
-        hg_violations_t v;
-        hg_violations_init(&v, 4);
         hg_path_types_t types;
-        size_t len =
-            hg_normalize_path(r->path, m, r->from_param, r->to_param, &types, st->canonical_path, sizeof(st->canonical_path), &v);
-        if (len == 0) {
-            refuse_validation(req, st, 400, &v, "the request path");
-            hg_violations_clear(&v);
-            return -1;
+        if (hg_normalize_path(r->path, m, r->from_param, r->to_param, &types, st->canonical_path, sizeof(st->canonical_path),
+                              unknown) != 0) {
+            memcpy(st->from_type, types.from, sizeof(types.from));
+            memcpy(st->to_type, types.to, sizeof(types.to));
+            return;
         }
-        memcpy(st->from_type, types.from, sizeof(types.from));
-        memcpy(st->to_type, types.to, sizeof(types.to));
-        return 0;
+        size_t path_len = req->input.query_at != SIZE_MAX ? req->input.query_at : req->input.path.len;
+        snprintf(st->canonical_path, sizeof(st->canonical_path), "%.*s", (int)path_len, req->input.path.base);
+        return;
     }
     if (r->from_param >= 0 && hg_objtype_canonical(m->values[r->from_param].base, m->values[r->from_param].len, st->from_type,
                                                    sizeof(st->from_type)) != 0)
@@ -166,7 +165,6 @@ static int resolve_path(h2o_req_t *req, hg_reqstate_t *st, const hg_template_mat
         hg_objtype_canonical(m->values[r->to_param].base, m->values[r->to_param].len, st->to_type, sizeof(st->to_type)) != 0)
         st->to_type[0] = '\0';
     hg_template_build(r->path, m->values, st->canonical_path, sizeof(st->canonical_path));
-    return 0;
 }
 
 /* the path sent upstream: the canonical path plus the original query */
@@ -261,9 +259,16 @@ static int on_req(h2o_handler_t *_self, h2o_req_t *req)
         return forward(req, st);
     }
 
-    if (authenticate(req, st) != 0)
-        return 0;
-    if (resolve_path(req, st, &m) != 0)
+    hg_violations_t unknown;
+    hg_violations_init(&unknown, 4);
+    resolve_path(req, st, &m, &unknown);
+    int refused = authenticate(req, st) != 0;
+    if (!refused && unknown.count != 0) {
+        refuse_validation(req, st, 400, &unknown, "the request path");
+        refused = 1;
+    }
+    hg_violations_clear(&unknown);
+    if (refused)
         return 0;
     if (st->route->scopes != NULL) {
         const char *from_name = st->from_type[0] != '\0' ? hg_objtype_scope_name(st->from_type) : NULL;
