@@ -56,6 +56,9 @@ hg_schema_t *hg_schema_compile(const json_t *doc, const char *name, hg_violation
 hg_schema_t *hg_schema_load(const char *path, hg_violations_t *errors);
 /* frees a compiled schema; NULL is allowed */
 void hg_schema_free(hg_schema_t *s);
+/* the words every message uses for a value's type: "an object", "an array", "a string", "an integer",
+   "a number", "a boolean" or "null" (static) */
+const char *hg_json_type_phrase(const json_t *v);
 /* 0 when valid, -1 when not (violations appended to out; out may be NULL for a yes/no answer, which
    stops at the first violation) */
 int hg_schema_validate(const hg_schema_t *s, const json_t *instance, hg_violations_t *out);

@@ -58,7 +58,7 @@ char *js_ptr_key(const char *ptr, const char *key)
     return out;
 }
 
-const char *js_type_name(const json_t *v)
+const char *hg_json_type_phrase(const json_t *v)
 {
     switch (json_typeof(v)) {
     case JSON_OBJECT:
@@ -112,7 +112,7 @@ static void compile_identity(js_compiler_t *cc, js_node_t *n, const json_t *v, c
         return;
     char *p = js_ptr_key(ptr, "$id");
     if (!json_is_string(id)) {
-        js_error(cc, p, "must be a string, not %s", js_type_name(id));
+        js_error(cc, p, "must be a string, not %s", hg_json_type_phrase(id));
     } else {
         char *uri = js_uri_resolve(n->base, json_string_value(id));
         char *hash = strchr(uri, '#');
@@ -138,7 +138,7 @@ js_node_t *js_compile_schema(js_compiler_t *cc, const json_t *v, const char *ptr
         return n;
     }
     if (!json_is_object(v)) {
-        js_error(cc, ptr, "a schema must be an object or a boolean, not %s", js_type_name(v));
+        js_error(cc, ptr, "a schema must be an object or a boolean, not %s", hg_json_type_phrase(v));
         n->boolean = 1;
         return n;
     }

@@ -154,8 +154,6 @@ void js_error(js_compiler_t *cc, const char *ptr, const char *fmt, ...) __attrib
 js_node_t *js_compile_schema(js_compiler_t *cc, const json_t *v, const char *ptr, const char *base);
 /* ptr + "/" + key, escaped per RFC 6901; a new string */
 char *js_ptr_key(const char *ptr, const char *key);
-/* "an object", "a string", ... for messages */
-const char *js_type_name(const json_t *v);
 
 /* jsonschema_keywords.c: one function per keyword, storing its value in the node */
 typedef void (*kw_fn_t)(js_compiler_t *cc, js_node_t *n, const json_t *v, const char *kwptr);

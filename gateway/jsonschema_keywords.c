@@ -52,7 +52,7 @@ static int get_count(js_compiler_t *cc, const json_t *v, const char *ptr, size_t
             return 0;
         }
     }
-    js_error(cc, ptr, "must be a non-negative integer, not %s", js_type_name(v));
+    js_error(cc, ptr, "must be a non-negative integer, not %s", hg_json_type_phrase(v));
     return -1;
 }
 
@@ -75,7 +75,7 @@ static int get_number(js_compiler_t *cc, const json_t *v, const char *ptr, js_nu
         out->d = json_real_value(v);
         format_double(out->text, sizeof(out->text), out->d);
     } else {
-        js_error(cc, ptr, "must be a number, not %s", js_type_name(v));
+        js_error(cc, ptr, "must be a number, not %s", hg_json_type_phrase(v));
         return -1;
     }
     out->present = 1;
@@ -86,7 +86,7 @@ static int get_number(js_compiler_t *cc, const json_t *v, const char *ptr, js_nu
 static int get_names(js_compiler_t *cc, const json_t *v, const char *ptr, char ***out, size_t *count)
 {
     if (!json_is_array(v)) {
-        js_error(cc, ptr, "must be an array of strings, not %s", js_type_name(v));
+        js_error(cc, ptr, "must be an array of strings, not %s", hg_json_type_phrase(v));
         return -1;
     }
     size_t n = json_array_size(v);
@@ -96,7 +96,7 @@ static int get_names(js_compiler_t *cc, const json_t *v, const char *ptr, char *
         const json_t *e = json_array_get(v, i);
         if (!json_is_string(e)) {
             char *p = ptr_index(ptr, i);
-            js_error(cc, p, "must be a string, not %s", js_type_name(e));
+            js_error(cc, p, "must be a string, not %s", hg_json_type_phrase(e));
             free(p);
             ret = -1;
             names[i] = hg_xstrdup("");
@@ -176,7 +176,7 @@ static void kw_type(js_compiler_t *cc, js_node_t *n, const json_t *v, const char
 static void kw_enum(js_compiler_t *cc, js_node_t *n, const json_t *v, const char *kwptr)
 {
     if (!json_is_array(v)) {
-        js_error(cc, kwptr, "must be an array, not %s", js_type_name(v));
+        js_error(cc, kwptr, "must be an array, not %s", hg_json_type_phrase(v));
         return;
     }
     n->enum_values = json_deep_copy(v);
@@ -209,7 +209,7 @@ static void kw_const(js_compiler_t *cc, js_node_t *n, const json_t *v, const cha
 static void kw_properties(js_compiler_t *cc, js_node_t *n, const json_t *v, const char *kwptr)
 {
     if (!json_is_object(v)) {
-        js_error(cc, kwptr, "must be an object, not %s", js_type_name(v));
+        js_error(cc, kwptr, "must be an object, not %s", hg_json_type_phrase(v));
         return;
     }
     n->props = hg_xcalloc(json_object_size(v), sizeof(*n->props));
@@ -230,7 +230,7 @@ static void kw_properties(js_compiler_t *cc, js_node_t *n, const json_t *v, cons
 static void kw_pattern_properties(js_compiler_t *cc, js_node_t *n, const json_t *v, const char *kwptr)
 {
     if (!json_is_object(v)) {
-        js_error(cc, kwptr, "must be an object, not %s", js_type_name(v));
+        js_error(cc, kwptr, "must be an object, not %s", hg_json_type_phrase(v));
         return;
     }
     n->patprops = hg_xcalloc(json_object_size(v), sizeof(*n->patprops));
@@ -280,7 +280,7 @@ static void kw_required(js_compiler_t *cc, js_node_t *n, const json_t *v, const 
 static void kw_dependent_required(js_compiler_t *cc, js_node_t *n, const json_t *v, const char *kwptr)
 {
     if (!json_is_object(v)) {
-        js_error(cc, kwptr, "must be an object, not %s", js_type_name(v));
+        js_error(cc, kwptr, "must be an object, not %s", hg_json_type_phrase(v));
         return;
     }
     n->dep_required = hg_xcalloc(json_object_size(v), sizeof(*n->dep_required));
@@ -343,7 +343,7 @@ static void kw_max_items(js_compiler_t *cc, js_node_t *n, const json_t *v, const
 static void kw_unique_items(js_compiler_t *cc, js_node_t *n, const json_t *v, const char *kwptr)
 {
     if (!json_is_boolean(v))
-        js_error(cc, kwptr, "must be a boolean, not %s", js_type_name(v));
+        js_error(cc, kwptr, "must be a boolean, not %s", hg_json_type_phrase(v));
     n->unique = json_is_true(v);
     n->has_array_kw |= n->unique;
 }
@@ -363,7 +363,7 @@ static void kw_max_length(js_compiler_t *cc, js_node_t *n, const json_t *v, cons
 static void kw_pattern(js_compiler_t *cc, js_node_t *n, const json_t *v, const char *kwptr)
 {
     if (!json_is_string(v)) {
-        js_error(cc, kwptr, "must be a string, not %s", js_type_name(v));
+        js_error(cc, kwptr, "must be a string, not %s", hg_json_type_phrase(v));
         return;
     }
     js_regex_compile(cc, &n->pattern, json_string_value(v), json_string_length(v), kwptr);
@@ -439,7 +439,7 @@ static void kw_else(js_compiler_t *cc, js_node_t *n, const json_t *v, const char
 static void kw_ref(js_compiler_t *cc, js_node_t *n, const json_t *v, const char *kwptr)
 {
     if (!json_is_string(v))
-        js_error(cc, kwptr, "must be a string, not %s", js_type_name(v));
+        js_error(cc, kwptr, "must be a string, not %s", hg_json_type_phrase(v));
     else
         n->ref = hg_xstrdup(json_string_value(v));
 }
@@ -447,7 +447,7 @@ static void kw_ref(js_compiler_t *cc, js_node_t *n, const json_t *v, const char 
 static void kw_defs(js_compiler_t *cc, js_node_t *n, const json_t *v, const char *kwptr)
 {
     if (!json_is_object(v)) {
-        js_error(cc, kwptr, "must be an object, not %s", js_type_name(v));
+        js_error(cc, kwptr, "must be an object, not %s", hg_json_type_phrase(v));
         return;
     }
     const char *key;
@@ -476,19 +476,19 @@ static void kw_anchor(js_compiler_t *cc, js_node_t *n, const json_t *v, const ch
 static void kw_string_annotation(js_compiler_t *cc, js_node_t *n, const json_t *v, const char *kwptr)
 {
     if (!json_is_string(v))
-        js_error(cc, kwptr, "must be a string, not %s", js_type_name(v));
+        js_error(cc, kwptr, "must be a string, not %s", hg_json_type_phrase(v));
 }
 
 static void kw_boolean_annotation(js_compiler_t *cc, js_node_t *n, const json_t *v, const char *kwptr)
 {
     if (!json_is_boolean(v))
-        js_error(cc, kwptr, "must be a boolean, not %s", js_type_name(v));
+        js_error(cc, kwptr, "must be a boolean, not %s", hg_json_type_phrase(v));
 }
 
 static void kw_examples(js_compiler_t *cc, js_node_t *n, const json_t *v, const char *kwptr)
 {
     if (!json_is_array(v))
-        js_error(cc, kwptr, "must be an array, not %s", js_type_name(v));
+        js_error(cc, kwptr, "must be an array, not %s", hg_json_type_phrase(v));
 }
 
 static void kw_nothing(js_compiler_t *cc, js_node_t *n, const json_t *v, const char *kwptr)

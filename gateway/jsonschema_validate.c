@@ -103,27 +103,6 @@ static unsigned instance_types(const json_t *v)
     }
 }
 
-static const char *instance_phrase(const json_t *v)
-{
-    switch (json_typeof(v)) {
-    case JSON_OBJECT:
-        return "an object";
-    case JSON_ARRAY:
-        return "an array";
-    case JSON_STRING:
-        return "a string";
-    case JSON_INTEGER:
-        return "an integer";
-    case JSON_REAL:
-        return "a number";
-    case JSON_TRUE:
-    case JSON_FALSE:
-        return "a boolean";
-    default:
-        return "null";
-    }
-}
-
 static void report_type(vctx_t *c, unsigned types, const json_t *v)
 {
     if (c->out == NULL)
@@ -140,7 +119,7 @@ static void report_type(vctx_t *c, unsigned types, const json_t *v)
         const char *sep = seen == 1 ? "" : seen == total ? " or " : ", ";
         len += (size_t)snprintf(buf + len, sizeof(buf) - len, "%s%s", sep, type_phrases[i]);
     }
-    report(c, "type", "must be %s, not %s", buf, instance_phrase(v));
+    report(c, "type", "must be %s, not %s", buf, hg_json_type_phrase(v));
 }
 
 /* ---- numbers ---- */
