@@ -7,7 +7,8 @@
  * everything a caller can see is compared: return code, canonical bytes, received, forwarded,
  * duplicates, coerced, dropped_fields, the pair list, the SHA-256, and every violation (in, code,
  * message, and the count beyond the list's limit). The scanner is also called on its own, on a
- * result filled with a marker pattern, to check that a decline leaves it untouched.
+ * result filled with a marker pattern, to check that a decline leaves it untouched. Everything runs
+ * on an exact-size heap copy of the body, so that under AddressSanitizer a read past its end fails.
  *
  * The one accepted difference is the intended one (assocscan.h): the scanner forwards a body that
  * the jansson path refuses only because an integer id is beyond 64 bits. That is checked too: the
