@@ -16,6 +16,7 @@
  * configuration sets `fast` on exactly those routes.
  */
 #include "assocdiff.h"
+#include "assocgen.h"
 #include "assocpairs.h"
 #include "assocscan.h"
 #include "config.h"
@@ -69,41 +70,6 @@ static hg_assocdiff_t diff(const hg_body_rules_t *rules, const char *buf, size_t
         ck_abort_msg("%s\nbody (%zu bytes, max_inputs %zu, max_depth %zu, reject %d): %.*s", d.why, len, rules->max_inputs,
                      rules->max_depth, rules->reject_unknown, (int)(len < 600 ? len : 600), buf);
     return d;
-}
-
-/* splitmix64: small, fast, and the same sequence everywhere */
-static uint64_t next(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
-static size_t below(uint64_t *s, size_t n)
-{
-    return (size_t)(next(s) % n);
-}
-
-struct sbuf {
-    char *p;
-    size_t len, cap;
-};
-
-static void add(struct sbuf *b, const char *s, size_t n)
-{
-    if (b->len + n + 1 > b->cap) {
-        b->cap = (b->len + n + 1) * 2;
-        b->p = hg_xrealloc(b->p, b->cap);
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-}
-
-static void adds(struct sbuf *b, const char *s)
-{
-    add(b, s, strlen(s));
 }
 
 /* lower-case hex SHA-256 of a string, computed here rather than by the code under test (static buffer) */
@@ -334,15 +300,15 @@ END_TEST
 /* a body of n inputs (i, i % distinct) as plain strings: `distinct` different pairs */
 static char *make_body(size_t n, size_t distinct, size_t *len)
 {
-    struct sbuf b = {0};
-    adds(&b, "{\"inputs\":[");
+    hg_gen_buf_t b = {0};
+    hg_gen_adds(&b, "{\"inputs\":[");
     for (size_t i = 0; i != n; ++i) {
         char one[96];
         snprintf(one, sizeof(one), "%s{\"from\":{\"id\":\"%zu\"},\"to\":{\"id\":%zu}}", i != 0 ? "," : "", 100 + i % distinct,
                  i % distinct);
-        adds(&b, one);
+        hg_gen_adds(&b, one);
     }
-    adds(&b, "]}");
+    hg_gen_adds(&b, "]}");
     *len = b.len;
     return b.p;
 }
@@ -412,194 +378,24 @@ START_TEST(integers_beyond_64_bits)
 }
 END_TEST
 
-/* ---- generated bodies ---- */
-
-static const char *const spaces[] = {"", "", "", " ", "\n", "\t", "\r\n", "  ", "\n    "};
-
-static void ws(struct sbuf *b, uint64_t *s, int pretty)
-{
-    if (pretty)
-        adds(b, spaces[below(s, sizeof(spaces) / sizeof(spaces[0]))]);
-}
-
-static void pad(struct sbuf *b, size_t n)
-{
-    for (size_t i = 0; i != n; ++i)
-        adds(b, " ");
-}
-
-/* an id: digits from a small pool (so that pairs repeat) or random, written as a plain, padded or integer id */
-static void gen_id(struct sbuf *b, uint64_t *s, int pretty, const char *pool)
-{
-    char digits[24];
-    size_t n;
-    if (below(s, 3) != 0) {
-        n = (size_t)snprintf(digits, sizeof(digits), "%s", pool);
-    } else {
-        size_t k = below(s, 16);
-        n = k == 0 ? 20 : k == 1 ? 19 : 1 + below(s, 18);
-        for (size_t i = 0; i != n; ++i)
-            digits[i] = (char)('0' + below(s, 10));
-        digits[n] = '\0';
-    }
-    size_t form = below(s, 4);
-    if (form == 0 && (digits[0] != '0' || n == 1)) {
-        add(b, digits, n); /* may be beyond 64 bits: the intended difference */
-        return;
-    }
-    adds(b, "\"");
-    if (form == 1 || form == 3)
-        pad(b, 1 + below(s, 3));
-    add(b, digits, n);
-    if (form == 2 || form == 3)
-        pad(b, 1 + below(s, 2));
-    adds(b, "\"");
-}
-
-/* a fault for the token-level corpus: what replaces a piece of a valid body */
-enum fault {
-    FAULT_NONE,
-    FAULT_UNKNOWN_MEMBER,
-    FAULT_REPEAT_KEY,
-    FAULT_ESCAPED_KEY,
-    FAULT_BAD_ID,
-    FAULT_MISSING_SIDE,
-    FAULT_NON_ASCII,
-    FAULT_DEEP,
-    FAULT_EXTRA_COMMA,
-    FAULT_COUNT
-};
-
-static const char *const bad_ids[] = {
-    "-1",
-    "-0",
-    "1.5",
-    "1e2",
-    "01",
-    "null",
-    "true",
-    "[]",
-    "{}",
-    "\"\"",
-    "\"a\"",
-    "\"1 2\"",
-    "\"\\t1\"",
-    "\"\\n\"",
-    "\"\\u0031\"",
-    "\"1\\\"\"",
-    "\"+1\"",
-    "1E400",
-    "\"0x1\"",
-    "\"123456789012345678901\"",
-    "123456789012345678901",
-    "99999999999999999999999",
-    "\" \\u00a01\"",
-    "-",
-    "\"1",
-};
-
-static void gen_side(struct sbuf *b, uint64_t *s, int pretty, enum fault f, const char *pool)
-{
-    adds(b, "{");
-    ws(b, s, pretty);
-    if (f == FAULT_UNKNOWN_MEMBER)
-        adds(b, "\"type\":\"contact\",");
-    adds(b, f == FAULT_ESCAPED_KEY ? "\"\\u0069d\"" : "\"id\"");
-    ws(b, s, pretty);
-    adds(b, ":");
-    ws(b, s, pretty);
-    if (f == FAULT_BAD_ID)
-        adds(b, bad_ids[below(s, sizeof(bad_ids) / sizeof(bad_ids[0]))]);
-    else if (f == FAULT_NON_ASCII)
-        adds(b, below(s, 2) == 0 ? "\"1\xC3\xA9\"" : "\"\xEF\xBC\x91\"");
-    else if (f == FAULT_DEEP)
-        for (size_t i = 0, n = below(s, 2) == 0 ? 10 : 40; i != 2 * n + 1; ++i)
-            adds(b, i < n ? "[" : i == n ? "\"1\"" : "]");
-    else
-        gen_id(b, s, pretty, pool);
-    if (f == FAULT_REPEAT_KEY)
-        adds(b, ",\"id\":\"1\"");
-    ws(b, s, pretty);
-    adds(b, "}");
-}
-
-/* a body of n inputs; with a fault, one input (or the top level) carries it: in the scanner's grammar iff f == FAULT_NONE */
-static void gen_body(struct sbuf *b, uint64_t *s, size_t n, enum fault f)
-{
-    static const char *const pool[] = {"1", "2", "10", "0", "007", "123456789", "9223372036854775807"};
-    int pretty = below(s, 2) == 0;
-    int top = f == FAULT_UNKNOWN_MEMBER || f == FAULT_ESCAPED_KEY;
-    size_t faulty = below(s, n + (size_t)top); /* n: the top level */
-    b->len = 0;
-    ws(b, s, pretty);
-    adds(b, "{");
-    ws(b, s, pretty);
-    if (f == FAULT_UNKNOWN_MEMBER && faulty == n)
-        adds(b, "\"x\":{\"a\":[1,2]},");
-    adds(b, f == FAULT_ESCAPED_KEY && faulty == n ? "\"inp\\u0075ts\"" : "\"inputs\"");
-    ws(b, s, pretty);
-    adds(b, ":");
-    ws(b, s, pretty);
-    adds(b, "[");
-    for (size_t i = 0; i != n; ++i) {
-        enum fault here = i == faulty ? f : FAULT_NONE;
-        ws(b, s, pretty);
-        if (i != 0) {
-            adds(b, ",");
-            ws(b, s, pretty);
-        }
-        adds(b, "{");
-        ws(b, s, pretty);
-        int to_first = below(s, 2) == 0;
-        enum fault side_fault = here == FAULT_UNKNOWN_MEMBER && below(s, 2) == 0 ? FAULT_NONE : here;
-        if (here == FAULT_UNKNOWN_MEMBER && side_fault == FAULT_NONE)
-            adds(b, "\"types\":[],");
-        for (int k = 0; k != 2; ++k) {
-            int side = k ^ to_first;
-            if (here == FAULT_MISSING_SIDE && k == 1)
-                break;
-            if (k != 0) {
-                ws(b, s, pretty);
-                adds(b, ",");
-                ws(b, s, pretty);
-            }
-            adds(b, side == 0 ? "\"from\"" : "\"to\"");
-            ws(b, s, pretty);
-            adds(b, ":");
-            ws(b, s, pretty);
-            gen_side(b, s, pretty, k == 1 || here == FAULT_MISSING_SIDE ? side_fault : FAULT_NONE,
-                     pool[below(s, sizeof(pool) / sizeof(pool[0]))]);
-        }
-        if (here == FAULT_REPEAT_KEY && below(s, 2) == 0)
-            adds(b, ",\"to\":{\"id\":\"3\"}");
-        ws(b, s, pretty);
-        adds(b, "}");
-    }
-    if (f == FAULT_EXTRA_COMMA)
-        adds(b, ",");
-    ws(b, s, pretty);
-    adds(b, "]");
-    ws(b, s, pretty);
-    adds(b, "}");
-    ws(b, s, pretty);
-}
+/* ---- generated bodies (tests/assocgen.h) ---- */
 
 static hg_body_rules_t random_rules(uint64_t *s, const hg_schema_t *schema, size_t n)
 {
-    size_t max_inputs = below(s, 4) == 0 ? n - below(s, n < 3 ? n : 3) : below(s, 8) == 0 ? 0 : 2000;
-    size_t max_depth = below(s, 10) == 0 ? 3 + below(s, 3) : 32;
-    return rules_of(schema, (int)below(s, 2), max_inputs, max_depth);
+    size_t max_inputs = hg_gen_below(s, 4) == 0 ? n - hg_gen_below(s, n < 3 ? n : 3) : hg_gen_below(s, 8) == 0 ? 0 : 2000;
+    size_t max_depth = hg_gen_below(s, 10) == 0 ? 3 + hg_gen_below(s, 3) : 32;
+    return rules_of(schema, (int)hg_gen_below(s, 2), max_inputs, max_depth);
 }
 
 START_TEST(random_valid_bodies)
 {
     hg_schema_t *schema = load_schema();
     uint64_t seed = 20240501;
-    struct sbuf b = {0};
+    hg_gen_buf_t b = {0};
     size_t taken = 0, wider = 0, over = 0, shallow = 0;
     for (int i = 0; i != 6000; ++i) {
-        size_t n = 1 + below(&seed, 50);
-        gen_body(&b, &seed, n, FAULT_NONE);
+        size_t n = 1 + hg_gen_below(&seed, 50);
+        hg_gen_body(&b, &seed, n, HG_GEN_FAULT_NONE);
         hg_body_rules_t rules = random_rules(&seed, schema, n);
         hg_assocdiff_t d = diff(&rules, b.p, b.len);
         taken += d.taken;
@@ -635,12 +431,12 @@ START_TEST(random_faulty_bodies)
 {
     hg_schema_t *schema = load_schema();
     uint64_t seed = 7;
-    struct sbuf b = {0};
+    hg_gen_buf_t b = {0};
     size_t taken = 0, refused = 0, forwarded = 0;
     for (int i = 0; i != 6000; ++i) {
-        size_t n = 1 + below(&seed, 12);
-        enum fault f = (enum fault)(1 + below(&seed, FAULT_COUNT - 1));
-        gen_body(&b, &seed, n, f);
+        size_t n = 1 + hg_gen_below(&seed, 12);
+        hg_gen_fault_t f = (hg_gen_fault_t)(1 + hg_gen_below(&seed, HG_GEN_FAULT_COUNT - 1));
+        hg_gen_body(&b, &seed, n, f);
         hg_body_rules_t rules = random_rules(&seed, schema, n);
         hg_assocdiff_t d = diff(&rules, b.p, b.len);
         ck_assert_msg(!d.taken, "fault %d taken: %s", (int)f, b.p);
@@ -728,26 +524,26 @@ START_TEST(hostile_bodies)
     memset(deep, '{', big);
     ck_assert_int_eq(diff(&rules, deep, big).taken, 0);
     free(deep);
-    struct sbuf b = {0};
-    adds(&b, "{\"inputs\":[{\"from\":{\"id\":");
+    hg_gen_buf_t b = {0};
+    hg_gen_adds(&b, "{\"inputs\":[{\"from\":{\"id\":");
     for (int i = 0; i != 33; ++i)
-        adds(&b, "[");
+        hg_gen_adds(&b, "[");
     for (int i = 0; i != 33; ++i)
-        adds(&b, "]");
-    adds(&b, "},\"to\":{\"id\":\"1\"}}]}");
+        hg_gen_adds(&b, "]");
+    hg_gen_adds(&b, "},\"to\":{\"id\":\"1\"}}]}");
     ck_assert_int_eq(diff(&rules, b.p, b.len).taken, 0);
 
     /* 30000 inputs of one byte of whitespace each way: the pair array's bound holds */
     b.len = 0;
-    adds(&b, "{\"inputs\":[");
+    hg_gen_adds(&b, "{\"inputs\":[");
     for (int i = 0; i != 30000; ++i)
-        adds(&b, i != 0 ? ",{\"from\":{\"id\":0},\"to\":{\"id\":0}}" : "{\"from\":{\"id\":0},\"to\":{\"id\":0}}");
-    adds(&b, "]}");
+        hg_gen_adds(&b, i != 0 ? ",{\"from\":{\"id\":0},\"to\":{\"id\":0}}" : "{\"from\":{\"id\":0},\"to\":{\"id\":0}}");
+    hg_gen_adds(&b, "]}");
     hg_assocdiff_t d = diff(&rules, b.p, b.len);
     ck_assert_int_eq(d.taken, 1);
     /* the same minus the closing brace, and with a byte >= 0x80 at the very end */
     ck_assert_int_eq(diff(&rules, b.p, b.len - 1).taken, 0);
-    adds(&b, "\x80");
+    hg_gen_adds(&b, "\x80");
     ck_assert_int_eq(diff(&rules, b.p, b.len).taken, 0);
     free(b.p);
     hg_schema_free(schema);
