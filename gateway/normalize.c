@@ -181,28 +181,6 @@ static void shape_unknown(struct shape_ctx *c, const struct place *pl, json_t *o
     }
 }
 
-/* the words jsonschema_validate.c uses for a value's type, so that both checks read alike */
-static const char *type_phrase(const json_t *v)
-{
-    switch (json_typeof(v)) {
-    case JSON_OBJECT:
-        return "an object";
-    case JSON_ARRAY:
-        return "an array";
-    case JSON_STRING:
-        return "a string";
-    case JSON_INTEGER:
-        return "an integer";
-    case JSON_REAL:
-        return "a number";
-    case JSON_TRUE:
-    case JSON_FALSE:
-        return "a boolean";
-    default:
-        return "null";
-    }
-}
-
 /* obj = input.from or input.to (NULL: absent; pl is the input's place) into p; 0 when it is not usable */
 static int shape_side(struct shape_ctx *c, struct place pl, json_t *obj, int side, hg_assoc_pair_t *p)
 {
@@ -213,7 +191,7 @@ static int shape_side(struct shape_ctx *c, struct place pl, json_t *obj, int sid
         return 0;
     }
     if (!json_is_object(obj)) {
-        shape_fail(c, &pl, "type", "must be an object, not %s", type_phrase(obj));
+        shape_fail(c, &pl, "type", "must be an object, not %s", hg_json_type_phrase(obj));
         return 0;
     }
     json_t *id;
@@ -224,7 +202,7 @@ static int shape_side(struct shape_ctx *c, struct place pl, json_t *obj, int sid
         return 0;
     }
     if (!json_is_string(id)) {
-        shape_fail(c, &pl, "type", "must be a string, not %s", type_phrase(id));
+        shape_fail(c, &pl, "type", "must be a string, not %s", hg_json_type_phrase(id));
         return 0;
     }
     p->id[side] = json_string_value(id);
@@ -246,7 +224,7 @@ static int read_pairs(json_t *root, int reject_unknown, hg_assoc_pair_t *pairs, 
     struct shape_ctx c = {.errors = errors, .reject_unknown = reject_unknown, .ok = 1};
     struct place pl = {0};
     if (!json_is_object(root)) {
-        shape_fail(&c, &pl, "type", "must be an object, not %s", type_phrase(root));
+        shape_fail(&c, &pl, "type", "must be an object, not %s", hg_json_type_phrase(root));
         return 0;
     }
     json_t *inputs = json_object_get(root, "inputs");
@@ -255,7 +233,7 @@ static int read_pairs(json_t *root, int reject_unknown, hg_assoc_pair_t *pairs, 
     if (inputs == NULL) {
         shape_fail(&c, &pl, "required", "required property \"%s\" is missing", "inputs");
     } else if (!json_is_array(inputs)) {
-        shape_fail(&c, &pl, "type", "must be an array, not %s", type_phrase(inputs));
+        shape_fail(&c, &pl, "type", "must be an array, not %s", hg_json_type_phrase(inputs));
     } else if (json_array_size(inputs) == 0) {
         shape_fail(&c, &pl, "minItems", "must have at least 1 item, has 0");
     } else {
@@ -264,7 +242,7 @@ static int read_pairs(json_t *root, int reject_unknown, hg_assoc_pair_t *pairs, 
         json_array_foreach(inputs, pl.index, input)
         {
             if (!json_is_object(input)) {
-                shape_fail(&c, &pl, "type", "must be an object, not %s", type_phrase(input));
+                shape_fail(&c, &pl, "type", "must be an object, not %s", hg_json_type_phrase(input));
                 continue;
             }
             json_t *from, *to;
