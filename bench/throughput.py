@@ -150,6 +150,7 @@ def main():
         ("hubgate-100-noaudit", g_noaudit.url + path, body_of(100), token, "hubgate-100"),
         ("hubgate-100-audit+jsonl", g_jsonl.url + path, body_of(100), token, "hubgate-100-noaudit"),
         ("hubgate-2000", g_full.url + path, body_of(2000), token, "hubgate-proxy-2000"),
+        ("hubgate-2000-noaudit", g_noaudit.url + path, body_of(2000), token, "hubgate-proxy-2000"),
         ("hubgate-proxy-2000", g_proxy.url + other, body_of(2000), token, None),
     ]
     if ARGS.only:
@@ -178,6 +179,16 @@ def main():
         print("%-24s %10.0f %9.2f %9.2f %8d  %s" % (name, rps, p50, p99, bad, ratio))
     print("\n(%d round(s) of %gs, %d connections, wrk 1 thread; hubgate 1 worker, h2o 1 thread, mock 1 thread)"
           % (rounds, duration, ARGS.connections))
+
+    # what the pipeline adds to one request, without queueing: one connection, median latency, full pipeline
+    # (no audit store) against the proxy-only path with the same body
+    print("\n%-12s %14s %14s %10s" % ("inputs", "proxy p50 ms", "full p50 ms", "added ms"))
+    for n in (1, 100, 2000):
+        lat = {}
+        for name, url in (("proxy", g_proxy.url + other), ("full", g_noaudit.url + path)):
+            runs = [wrk(url, body_of(n), token, max(1, duration / 2), 1)[1] for _ in range(rounds)]
+            lat[name] = sorted(runs)[len(runs) // 2]
+        print("%-12d %14.3f %14.3f %10.3f" % (n, lat["proxy"], lat["full"], lat["full"] - lat["proxy"]))
     stats = hg.request("GET", g_full.admin_url + "/metrics").body.decode()
     depth = re.search(r"^hubgate_audit_queue_depth (\d+)", stats, re.M)
     written = re.search(r"^hubgate_audit_written_total (\d+)", stats, re.M)
