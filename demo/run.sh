@@ -56,8 +56,8 @@ show "a refused body: HubSpot's Node SDK sent _from as 'to' alone" \
 show "a token without the scope" -H "Authorization: Bearer $(token crm.objects.deals.read)" -H 'Content-Type: application/json' \
     --data '{"inputs":[{"from":{"id":"1"},"to":{"id":"2"}}]}' "$url/contacts/companies/batch/associate/default"
 show "no token" -H 'Content-Type: application/json' --data '{"inputs":[]}' "$url/contacts/companies/batch/associate/default"
-show "HubSpot rate-limits (the mock answers 429 for from id 429)" -H "Authorization: Bearer $good" \
-    -H 'Content-Type: application/json' --data '{"inputs":[{"from":{"id":"429"},"to":{"id":"2"}}]}' \
+show "HubSpot rate-limits (the mock answers 429 for from id 99429): passed through unchanged" -H "Authorization: Bearer $good" \
+    -H 'Content-Type: application/json' --data '{"inputs":[{"from":{"id":"99429"},"to":{"id":"2"}}]}' \
     "$url/contacts/companies/batch/associate/default"
 
 sleep 0.2 # the audit writer commits at least every 100 ms

@@ -129,7 +129,7 @@ static void send_error(h2o_req_t *req, int status, const char *message, const hg
 
 static void send_json(h2o_req_t *req, const json_t *value)
 {
-    char *body = json_dumps(value, JSON_COMPACT);
+    char *body = json_dumps(value, HG_AUDIT_JSON_FLAGS) /* durations print as 3.703, not 3.7029999999999998 */;
     if (body == NULL) {
         send_error(req, 503, "cannot serialize the answer", NULL);
         return;
