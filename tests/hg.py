@@ -827,6 +827,15 @@ def _hash(alg):
     return getattr(hashes, _HASH[alg[2:]])()
 
 
+def hmac_secret(n):
+    """n random bytes that survive hubgate's reading of a secret_file, which trims a trailing newline
+    (CR or LF): a secret drawn with one at its end would lose it and be refused as too short."""
+    while True:
+        secret = os.urandom(n)
+        if secret[-1:] not in (b"\n", b"\r"):
+            return secret
+
+
 class Key:
     """A signing key pinned to one JOSE algorithm. Attributes: alg, kid, kty (RSA, EC, OKP, oct),
     private (cryptography key object; bytes for HMAC), secret (HMAC bytes)."""
@@ -837,7 +846,7 @@ class Key:
         self.alg, self.kid = alg, kid
         if alg.startswith("HS"):
             self.kty = "oct"
-            self.private = private if private is not None else os.urandom(int(alg[2:]) // 8)
+            self.private = private if private is not None else hmac_secret(int(alg[2:]) // 8)
             self.secret = self.private
         elif alg[:2] in ("RS", "PS"):
             self.kty = "RSA"
