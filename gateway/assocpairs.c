@@ -6,7 +6,6 @@
 #include "assocpairs.h"
 #include "util.h"
 
-#include <openssl/evp.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -123,19 +122,4 @@ void hg_assoc_emit(const hg_assoc_pair_t *pairs, size_t n, size_t forwarded, hg_
     out->body_len = (size_t)(b - out->body);
     out->num_pairs = forwarded;
     out->forwarded = forwarded;
-    hg_sha256_hex(out->body, out->body_len, out->body_sha256);
-}
-
-void hg_sha256_hex(const char *buf, size_t len, char hex[65])
-{
-    static const char digits[] = "0123456789abcdef";
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int mdlen = 0;
-    if (!EVP_Digest(buf, len, md, &mdlen, EVP_sha256(), NULL) || mdlen != 32)
-        abort();
-    for (unsigned i = 0; i != 32; ++i) {
-        hex[2 * i] = digits[md[i] >> 4];
-        hex[2 * i + 1] = digits[md[i] & 15];
-    }
-    hex[64] = '\0';
 }

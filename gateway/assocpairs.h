@@ -6,7 +6,7 @@
  * order, are sorted by their id keys to mark every repeat of an earlier pair (O(n log n) whatever
  * the ids, so no crafted body makes deduplication quadratic), then the canonical body
  *     {"inputs":[{"from":{"id":"1"},"to":{"id":"2"}}]}
- * the audit's pair list and the body's SHA-256 are written from the pairs left.
+ * and the audit's pair list are written from the pairs left.
  *
  * Lifetimes: per request. A pair's ids are borrowed (from the parsed tree or the client's buffer)
  * and must outlive hg_assoc_emit, which copies them into the result.
@@ -43,11 +43,8 @@ size_t hg_assoc_mark_duplicates(hg_assoc_pair_t *pairs, size_t n);
 
 /*
  * Writes the pairs of pairs[0..n) not marked as repeats (`forwarded` of them) into out: body,
- * body_len, pairs, num_pairs, forwarded and body_sha256 (the other counts are the caller's).
+ * body_len, pairs, num_pairs and forwarded (the other counts are the caller's).
  */
 void hg_assoc_emit(const hg_assoc_pair_t *pairs, size_t n, size_t forwarded, hg_body_result_t *out);
-
-/* lower-case hex SHA-256 of buf[0..len) into hex (NUL-terminated) */
-void hg_sha256_hex(const char *buf, size_t len, char hex[65]);
 
 #endif

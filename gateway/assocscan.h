@@ -4,8 +4,8 @@
  * A single pass over the client's bytes, with no parse tree and two allocations beyond the result's
  * own, for the bodies that well-behaved clients send. For each body it takes, it produces exactly
  * what normalize.c's jansson path (strict parse, coercion, prune, validation against the shipped
- * schema, deduplication, canonical body) produces: the same canonical bytes, counts, pair list and
- * SHA-256, because deduplication and everything after it are the same code (assocpairs.h). Any
+ * schema, deduplication, canonical body) produces: the same canonical bytes, counts and pair list,
+ * because deduplication and everything after it are the same code (assocpairs.h). Any
  * other body it declines, leaving the result untouched, and the jansson path runs and reports as
  * always; so a refusal is never the scanner's.
  *

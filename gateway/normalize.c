@@ -353,7 +353,6 @@ int hg_body_process(const hg_body_rules_t *rules, const char *buf, size_t len, h
         ret = process_associations(rules, root, out, errors);
     } else if ((ret = validate(rules, root, errors) ? 0 : -1) == 0) {
         out->forwarded = out->received;
-        hg_sha256_hex(buf, len, out->body_sha256);
     }
     json_decref(root);
     return ret;

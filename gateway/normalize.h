@@ -26,8 +26,9 @@
  * members it does not carry count as dropped fields (or are refused with `reject`).
  *
  * Cost: one jansson parse, a coercion walk, the schema's prune and validate walks, one sort of the
- * pairs (O(n log n) whatever the ids, so no crafted body makes deduplication quadratic), one pass to
- * write the body and one SHA-256; a few allocations per request beyond jansson's own.
+ * pairs (O(n log n) whatever the ids, so no crafted body makes deduplication quadratic) and one pass
+ * to write the body; a few allocations per request beyond jansson's own. The audit's SHA-256 of the
+ * forwarded bytes is not taken here: the request logger takes it, only when an audit store wants it.
  *
  * Fast path: on a route whose rules have `fast` set (associations mode with the shipped schema,
  * decided at configuration load by hg_body_schema_load), the body is first offered to the
@@ -37,7 +38,7 @@
  * beyond 64 bits, which the strict parser refuses as invalid_json, are taken by the scanner (see
  * assocscan.h).
  *
- * Deduplication, the canonical body and its SHA-256 are assocpairs.h's, shared by both paths.
+ * Deduplication and the canonical body are assocpairs.h's, shared by both paths.
  *
  * Lifetimes: hg_body_rules_t belongs to the configuration (one per route, immutable while serving;
  * the schema it points to lives as long as it). hg_body_result_t is per request: everything it
@@ -74,7 +75,6 @@ typedef struct st_hg_body_result_t {
     size_t dropped_fields;
     char **pairs;         /* 2 * num_pairs NUL-terminated ids, from0, to0, from1, to1, ...: the forwarded pairs */
     size_t num_pairs;     /* number of pairs (associations mode; 0 with none) */
-    char body_sha256[65]; /* lower-case hex SHA-256 of the forwarded bytes; "" when refused */
 } hg_body_result_t;
 
 /*

@@ -72,8 +72,12 @@ static hg_audit_record_t *build_record(h2o_req_t *req, hg_reqstate_t *st, double
             for (size_t i = 0; i != st->body.num_pairs; ++i)
                 hg_audit_record_add_pair(r, st->body.pairs[2 * i], st->body.pairs[2 * i + 1]);
     }
-    if (st->forwarded && st->has_body && st->body.body_sha256[0] != '\0')
-        r->body_sha256 = hg_xstrdup(st->body.body_sha256);
+    if (st->forwarded && req->entity.base != NULL) {
+        /* taken here, not on the way in: only an audit store wants it (req->entity is what was forwarded) */
+        char sha[65];
+        hg_sha256_hex(req->entity.base, req->entity.len, sha);
+        r->body_sha256 = hg_xstrdup(sha);
+    }
     r->hubspot_status = dup_str(st->hubspot_status);
     r->num_errors = st->num_errors;
     r->hubspot_correlation_id = dup_str(st->hubspot_correlation_id);

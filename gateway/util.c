@@ -4,6 +4,8 @@
  */
 #include "util.h"
 
+#include <openssl/evp.h>
+
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -116,4 +118,18 @@ char *hg_format_time_ms(char *buf, size_t size, uint64_t unix_ms)
     snprintf(buf, size, "%04d-%02d-%02dT%02d:%02d:%02d.%03uZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
              tm.tm_sec, (unsigned)(unix_ms % 1000));
     return buf;
+}
+
+void hg_sha256_hex(const char *buf, size_t len, char hex[65])
+{
+    static const char digits[] = "0123456789abcdef";
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int mdlen = 0;
+    if (!EVP_Digest(buf, len, md, &mdlen, EVP_sha256(), NULL) || mdlen != 32)
+        abort();
+    for (unsigned i = 0; i != 32; ++i) {
+        hex[2 * i] = digits[md[i] >> 4];
+        hex[2 * i + 1] = digits[md[i] & 15];
+    }
+    hex[64] = '\0';
 }

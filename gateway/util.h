@@ -35,6 +35,9 @@ char *hg_path_join(const char *basedir, const char *path);
 /* RFC 3339 UTC with milliseconds ("2026-11-29T10:00:00.123Z") into buf (at least 25 bytes); returns buf */
 char *hg_format_time_ms(char *buf, size_t size, uint64_t unix_ms);
 
+/* lower-case hex SHA-256 of buf[0..len) into hex (NUL-terminated) */
+void hg_sha256_hex(const char *buf, size_t len, char hex[65]);
+
 /* milliseconds since the Unix epoch, from the real-time clock */
 uint64_t hg_now_ms(void);
 

@@ -6,6 +6,7 @@
 #include "hygiene.h"
 #include "reqid.h"
 #include "route.h"
+#include "util.h"
 
 #include <check.h>
 #include <stdlib.h>
@@ -171,6 +172,16 @@ START_TEST(errbody_shape)
 }
 END_TEST
 
+START_TEST(sha256_known_vectors)
+{
+    char hex[65];
+    hg_sha256_hex("", 0, hex);
+    ck_assert_str_eq(hex, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+    hg_sha256_hex("abc", 3, hex);
+    ck_assert_str_eq(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("core");
@@ -184,6 +195,9 @@ int main(void)
     tc = tcase_create("route");
     tcase_add_test(tc, template_matches_and_builds);
     tcase_add_test(tc, template_refuses_malformed);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("util");
+    tcase_add_test(tc, sha256_known_vectors);
     suite_add_tcase(s, tc);
     tc = tcase_create("errbody");
     tcase_add_test(tc, errbody_shape);

@@ -13,7 +13,6 @@
 #include "util.h"
 
 #include <check.h>
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,15 +49,6 @@ static hg_schema_t *load_schema(void)
     hg_violations_clear(&errors);
     free(path);
     return s;
-}
-
-static void sha256_hex(const char *buf, size_t len, char hex[65])
-{
-    unsigned char md[32];
-    unsigned int mdlen;
-    ck_assert(EVP_Digest(buf, len, md, &mdlen, EVP_sha256(), NULL));
-    for (unsigned i = 0; i != 32; ++i)
-        sprintf(hex + 2 * i, "%02x", md[i]);
 }
 
 /* prints a violation as a C literal, for a person writing the expectation of a new case */
@@ -107,9 +97,6 @@ static void run_case(const struct body_case *c, const hg_schema_t *schema)
         ck_assert_uint_eq(r.forwarded, c->forwarded);
         ck_assert_uint_eq(r.duplicates, c->duplicates);
         ck_assert_uint_eq(r.num_pairs, c->forwarded);
-        char want[65];
-        sha256_hex(c->canon, strlen(c->canon), want);
-        ck_assert_str_eq(r.body_sha256, want);
     } else {
         size_t n = 0;
         while (n != 8 && c->v[n].in != NULL)
@@ -125,7 +112,6 @@ static void run_case(const struct body_case *c, const hg_schema_t *schema)
         ck_assert_ptr_null(r.body);
         ck_assert_ptr_null(r.pairs);
         ck_assert_uint_eq(r.forwarded, 0);
-        ck_assert_str_eq(r.body_sha256, "");
     }
     hg_body_result_dispose(&r);
     hg_violations_clear(&errors);
@@ -434,9 +420,6 @@ START_TEST(inputs_2000_forwarded)
     ck_assert_str_eq(r.pairs[1], "1000");
     ck_assert_str_eq(r.pairs[3998], "2999");
     ck_assert_str_eq(r.pairs[3999], "2999");
-    char want[65];
-    sha256_hex(body, len, want);
-    ck_assert_str_eq(r.body_sha256, want);
     hg_body_result_dispose(&r);
     hg_violations_clear(&errors);
     free(body);
@@ -460,7 +443,6 @@ START_TEST(inputs_2001_refused)
     ck_assert_uint_eq(r.duplicates, 0);
     ck_assert_uint_eq(r.forwarded, 0);
     ck_assert_ptr_null(r.body);
-    ck_assert_str_eq(r.body_sha256, "");
     char *summary = hg_violations_summary(&errors, "the request body");
     ck_assert_str_eq(summary,
                      "1 problem in the request body: /inputs: must have at most 2000 inputs after removing duplicates, has 2001");
@@ -679,9 +661,6 @@ START_TEST(none_forwards_the_bytes)
     ck_assert_uint_eq(r.received, 2);
     ck_assert_uint_eq(r.forwarded, 2);
     ck_assert_uint_eq(r.duplicates, 0);
-    char want[65];
-    sha256_hex(body, strlen(body), want);
-    ck_assert_str_eq(r.body_sha256, want);
     hg_body_result_dispose(&r);
     hg_violations_clear(&errors);
     hg_schema_free(schema);
@@ -718,11 +697,9 @@ START_TEST(none_without_schema_takes_any_json)
     ck_assert_int_eq(process(NULL, HG_NORMALIZE_NONE, "[1,{\"a\":null}]", 14, &r, &errors), 0);
     ck_assert_uint_eq(r.received, 0);
     ck_assert_ptr_null(r.body);
-    ck_assert_str_eq(r.body_sha256, "ea53c5df30d0a9b5038b0f2d1e2d1f582b7e9a265c6929fdc38888843bb5656f");
     hg_body_result_dispose(&r);
     ck_assert_int_eq(process(NULL, HG_NORMALIZE_NONE, "{\"a\":1,\"a\":2}", 13, &r, &errors), -1);
     ck_assert_str_eq(errors.items[0].code, "duplicate_key");
-    ck_assert_str_eq(r.body_sha256, "");
     hg_body_result_dispose(&r);
     hg_violations_clear(&errors);
 }
