@@ -16,7 +16,6 @@
 #include "assocpairs.h"
 #include "util.h"
 
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -228,21 +227,9 @@ int hg_body_rules_fast_eligible(const json_t *schema_doc)
 hg_schema_t *hg_body_schema_load(const char *path, int *eligible, hg_violations_t *errors)
 {
     *eligible = 0;
-    size_t len;
-    char *text = hg_read_file(path, &len);
-    if (text == NULL) {
-        if (errors != NULL)
-            hg_violations_add(errors, "", "schema", "%s: cannot read: %s", path, strerror(errno));
+    json_t *doc = hg_schema_read(path, errors);
+    if (doc == NULL)
         return NULL;
-    }
-    json_error_t err;
-    json_t *doc = json_loadb(text, len, JSON_REJECT_DUPLICATES, &err);
-    free(text);
-    if (doc == NULL) {
-        if (errors != NULL)
-            hg_violations_add(errors, "", "schema", "%s:%d:%d: %s", path, err.line, err.column, err.text);
-        return NULL;
-    }
     hg_schema_t *s = hg_schema_compile(doc, path, errors);
     *eligible = s != NULL && hg_body_rules_fast_eligible(doc);
     json_decref(doc);

@@ -51,8 +51,10 @@ typedef struct st_hg_schema_t hg_schema_t; /* compiled; immutable; safe to use f
  * keyword \"$dynamicRef\"", in = "/properties/a/$dynamicRef"). `errors` may be NULL.
  */
 hg_schema_t *hg_schema_compile(const json_t *doc, const char *name, hg_violations_t *errors);
-/* reads and compiles a schema file (strict JSON, duplicate keys refused); errors as above, a read or
-   parse error has in = "" */
+/* reads a schema file as strict JSON (duplicate keys refused): a new reference, or NULL with one violation
+   (in = "", code "schema", "PATH: cannot read: ..." or "PATH:LINE:COLUMN: ...") */
+json_t *hg_schema_read(const char *path, hg_violations_t *errors);
+/* reads and compiles a schema file; errors as hg_schema_read's and hg_schema_compile's */
 hg_schema_t *hg_schema_load(const char *path, hg_violations_t *errors);
 /* frees a compiled schema; NULL is allowed */
 void hg_schema_free(hg_schema_t *s);

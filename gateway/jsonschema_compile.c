@@ -248,7 +248,7 @@ hg_schema_t *hg_schema_compile(const json_t *doc, const char *name, hg_violation
     return s;
 }
 
-hg_schema_t *hg_schema_load(const char *path, hg_violations_t *errors)
+json_t *hg_schema_read(const char *path, hg_violations_t *errors)
 {
     size_t len;
     char *text = hg_read_file(path, &len);
@@ -260,11 +260,16 @@ hg_schema_t *hg_schema_load(const char *path, hg_violations_t *errors)
     json_error_t err;
     json_t *doc = json_loadb(text, len, JSON_REJECT_DUPLICATES, &err);
     free(text);
-    if (doc == NULL) {
-        if (errors != NULL)
-            hg_violations_add(errors, "", "schema", "%s:%d:%d: %s", path, err.line, err.column, err.text);
+    if (doc == NULL && errors != NULL)
+        hg_violations_add(errors, "", "schema", "%s:%d:%d: %s", path, err.line, err.column, err.text);
+    return doc;
+}
+
+hg_schema_t *hg_schema_load(const char *path, hg_violations_t *errors)
+{
+    json_t *doc = hg_schema_read(path, errors);
+    if (doc == NULL)
         return NULL;
-    }
     hg_schema_t *s = hg_schema_compile(doc, path, errors);
     json_decref(doc);
     return s;
