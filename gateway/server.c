@@ -25,10 +25,6 @@ struct st_listener_t {
     h2o_socket_t *sock;
 };
 
-struct st_wake_t {
-    h2o_multithread_message_t super;
-};
-
 hg_worker_t *hg_server_worker_of(h2o_context_t *ctx)
 {
     return H2O_STRUCT_FROM_MEMBER(hg_worker_t, ctx, ctx);
@@ -188,20 +184,21 @@ static void stop_listening(hg_worker_t *w)
 static void on_message(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messages)
 {
     hg_worker_t *w = H2O_STRUCT_FROM_MEMBER(hg_worker_t, receiver, receiver);
-    while (!h2o_linklist_is_empty(messages)) {
-        struct st_wake_t *m = H2O_STRUCT_FROM_MEMBER(struct st_wake_t, super.link, messages->next);
-        h2o_linklist_unlink(&m->super.link);
-        free(m);
-    }
+    while (!h2o_linklist_is_empty(messages))
+        h2o_linklist_unlink(messages->next);
+    /* cleared before the state is read: a change made after this point sends a new wake-up */
+    __atomic_store_n(&w->wake_pending, 0, __ATOMIC_SEQ_CST);
     adopt_config(w);
     if (__atomic_load_n(&w->server->draining, __ATOMIC_ACQUIRE))
         stop_listening(w);
 }
 
+/* the worker's one wake-up message is sent only when none is pending, so it is never linked twice and
+   never left allocated when a worker exits with one still queued */
 static void wake(hg_worker_t *w)
 {
-    struct st_wake_t *m = hg_xcalloc(1, sizeof(*m));
-    h2o_multithread_send_message(&w->receiver, &m->super);
+    if (__atomic_exchange_n(&w->wake_pending, 1, __ATOMIC_SEQ_CST) == 0)
+        h2o_multithread_send_message(&w->receiver, &w->wake_message);
 }
 
 static void *worker_main(void *arg)

@@ -39,6 +39,8 @@ typedef struct st_hg_worker_t {
     pthread_t thread;
     h2o_context_t ctx;
     h2o_multithread_receiver_t receiver;
+    h2o_multithread_message_t wake_message; /* "look at the server's state": config, draining, exiting */
+    int wake_pending;                       /* atomic: wake_message is queued */
     h2o_socket_t **listeners;
     size_t num_listeners;
     hg_config_t *config;         /* for new requests; touched only by this worker's thread */
