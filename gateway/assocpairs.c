@@ -8,6 +8,8 @@
 
 #include <stdint.h>
 #include <stdlib.h>
+#include <openssl/rand.h>
+#include <stdint.h>
 #include <string.h>
 
 hg_assoc_key_t hg_assoc_digits(const char *s, size_t max, size_t *len)
@@ -53,7 +55,8 @@ static int cmp_pairs(const void *x, const void *y, void *arg)
     return r;
 }
 
-size_t hg_assoc_mark_duplicates(hg_assoc_pair_t *pairs, size_t n)
+/* O(n log n) whatever the ids: sort indices by key, a repeat sorts right after its earlier twin */
+size_t hg_assoc_mark_duplicates_sorted(hg_assoc_pair_t *pairs, size_t n)
 {
     size_t *order = hg_xmalloc(n * sizeof(*order));
     for (size_t i = 0; i != n; ++i) {
@@ -72,6 +75,62 @@ size_t hg_assoc_mark_duplicates(hg_assoc_pair_t *pairs, size_t n)
     }
     free(order);
     return dups;
+}
+
+#define MAX_PROBE 32
+
+static uint64_t mix(uint64_t h, uint64_t w)
+{
+    h = (h ^ w) * 0x9e3779b97f4a7c15u;
+    return h ^ (h >> 29);
+}
+
+/*
+ * O(n) on the usual body: pairs go into an open-addressing set in the client's order, so a repeat meets
+ * its earlier twin. The hash is keyed with a random seed drawn per body, so no body can aim at
+ * collisions; a probe run longer than MAX_PROBE anyway gives up (-1), and the caller sorts instead.
+ */
+static int mark_by_hash(hg_assoc_pair_t *pairs, size_t n, size_t *dups)
+{
+    size_t cap = 16;
+    while (cap < 2 * n)
+        cap <<= 1;
+    uint64_t seed;
+    if (RAND_bytes((unsigned char *)&seed, sizeof(seed)) != 1)
+        return -1;
+    uint32_t *slots = hg_xcalloc(cap, sizeof(*slots)); /* index + 1 of the pair there; 0 = empty */
+    *dups = 0;
+    for (size_t i = 0; i != n; ++i) {
+        hg_assoc_pair_t *p = &pairs[i];
+        uint64_t h = mix(mix(mix(mix(seed, (uint64_t)p->key[0]), (uint64_t)(p->key[0] >> 64)), (uint64_t)p->key[1]),
+                         (uint64_t)(p->key[1] >> 64));
+        size_t at = (size_t)h & (cap - 1), probe = 0;
+        p->dup = 0;
+        for (; slots[at] != 0; at = (at + 1) & (cap - 1)) {
+            const hg_assoc_pair_t *q = &pairs[slots[at] - 1];
+            if (q->key[0] == p->key[0] && q->key[1] == p->key[1]) {
+                p->dup = 1;
+                ++*dups;
+                break;
+            }
+            if (++probe == MAX_PROBE) {
+                free(slots);
+                return -1;
+            }
+        }
+        if (!p->dup)
+            slots[at] = (uint32_t)(i + 1);
+    }
+    free(slots);
+    return 0;
+}
+
+size_t hg_assoc_mark_duplicates(hg_assoc_pair_t *pairs, size_t n)
+{
+    size_t dups;
+    if (n < UINT32_MAX / 2 && mark_by_hash(pairs, n, &dups) == 0)
+        return dups;
+    return hg_assoc_mark_duplicates_sorted(pairs, n);
 }
 
 #define BODY_HEAD "{\"inputs\":["

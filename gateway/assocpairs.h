@@ -2,9 +2,10 @@
  * assocpairs.h: the end of the associations body pipeline, shared by its two front ends.
  *
  * Whatever read the body (normalize.c's jansson path, or the single-pass scanner of assocscan.h),
- * what is forwarded is decided here, by one implementation: the (from, to) pairs, in the client's
- * order, are sorted by their id keys to mark every repeat of an earlier pair (O(n log n) whatever
- * the ids, so no crafted body makes deduplication quadratic), then the canonical body
+ * what is forwarded is decided here, by one implementation: the (from, to) pairs go, in the client's
+ * order, into a hash set keyed with a random seed per body, so every repeat of an earlier pair is
+ * found in O(n); should a probe run grow long anyway, the pairs are sorted by their id keys instead
+ * (O(n log n) whatever the ids: no crafted body makes deduplication quadratic). Then the canonical body
  *     {"inputs":[{"from":{"id":"1"},"to":{"id":"2"}}]}
  * and the audit's pair list are written from the pairs left.
  *
@@ -40,6 +41,8 @@ hg_assoc_key_t hg_assoc_id_key(const char *s, size_t len);
 
 /* marks every repeat of an earlier (from, to) in pairs[0..n) (dup = 1, others 0); returns the number of repeats */
 size_t hg_assoc_mark_duplicates(hg_assoc_pair_t *pairs, size_t n);
+/* the same by sorting, O(n log n) whatever the ids: what hg_assoc_mark_duplicates falls back to */
+size_t hg_assoc_mark_duplicates_sorted(hg_assoc_pair_t *pairs, size_t n);
 
 /*
  * Writes the pairs of pairs[0..n) not marked as repeats (`forwarded` of them) into out: body,

@@ -226,6 +226,35 @@ static const struct scan_case scan_cases[] = {
     DECLINED("key in another case", "{\"Inputs\":[{\"from\":{\"id\":\"1\"},\"to\":{\"id\":\"2\"}}]}"),
 };
 
+/* the hash-set deduplication and its sorting fallback mark exactly the same repeats (the first stays) */
+START_TEST(dedup_methods_agree)
+{
+    uint64_t state = 42;
+    for (int round = 0; round != 200; ++round) {
+        size_t n = (size_t)(round * 37 % 500) + 1;
+        hg_assoc_pair_t *a = calloc(n, sizeof(*a)), *b = calloc(n, sizeof(*b));
+        for (size_t i = 0; i != n; ++i) {
+            state = state * 6364136223846793005u + 1442695040888963407u;
+            /* few distinct values, so that repeats are common; both keys matter */
+            a[i].key[0] = (hg_assoc_key_t)((state >> 33) % 7 + 1) * 32 + 1;
+            a[i].key[1] = (hg_assoc_key_t)((state >> 45) % (round % 5 + 2) + 1) * 32 + 1;
+        }
+        memcpy(b, a, n * sizeof(*a));
+        size_t da = hg_assoc_mark_duplicates(a, n), db = hg_assoc_mark_duplicates_sorted(b, n);
+        ck_assert_uint_eq(da, db);
+        for (size_t i = 0; i != n; ++i) {
+            ck_assert_msg(a[i].dup == b[i].dup, "round %d, pair %zu: %d vs %d", round, i, a[i].dup, b[i].dup);
+            int earlier = 0;
+            for (size_t j = 0; j != i && !earlier; ++j)
+                earlier = a[j].key[0] == a[i].key[0] && a[j].key[1] == a[i].key[1];
+            ck_assert_int_eq(a[i].dup, earlier);
+        }
+        free(a);
+        free(b);
+    }
+}
+END_TEST
+
 START_TEST(scan_case)
 {
     const struct scan_case *c = &scan_cases[_i];
@@ -674,6 +703,7 @@ int main(void)
     Suite *s = suite_create("assocscan");
     TCase *tc = tcase_create("cases");
     tcase_add_test(tc, id_keys);
+    tcase_add_test(tc, dedup_methods_agree);
     tcase_add_loop_test(tc, scan_case, 0, (int)(sizeof(scan_cases) / sizeof(scan_cases[0])));
     tcase_add_test(tc, scan_only_where_allowed);
     tcase_add_test(tc, integers_beyond_64_bits);
