@@ -6,6 +6,7 @@
 
 #include <openssl/rand.h>
 #include <stdlib.h>
+#include <string.h>
 
 int hg_reqid_is_valid(const char *s, size_t len)
 {
@@ -40,6 +41,40 @@ void hg_uuid7_format(char *out, uint64_t unix_ms, const uint8_t random[10])
         out[o++] = hex[b[i] & 0x0f];
     }
     out[o] = '\0';
+}
+
+void hg_rng_seed(hg_rng_t *rng)
+{
+    do {
+        if (RAND_bytes((unsigned char *)rng->s, sizeof(rng->s)) != 1)
+            abort();
+    } while ((rng->s[0] | rng->s[1] | rng->s[2] | rng->s[3]) == 0);
+}
+
+static uint64_t rotl(uint64_t x, int k)
+{
+    return (x << k) | (x >> (64 - k));
+}
+
+uint64_t hg_rng_next(hg_rng_t *rng)
+{
+    uint64_t *s = rng->s, result = rotl(s[1] * 5, 7) * 9, t = s[1] << 17;
+    s[2] ^= s[0];
+    s[3] ^= s[1];
+    s[1] ^= s[2];
+    s[0] ^= s[3];
+    s[2] ^= t;
+    s[3] = rotl(s[3], 45);
+    return result;
+}
+
+void hg_uuid7_next(hg_rng_t *rng, char *out)
+{
+    uint64_t a = hg_rng_next(rng), b = hg_rng_next(rng);
+    uint8_t random[10];
+    memcpy(random, &a, 8);
+    memcpy(random + 8, &b, 2);
+    hg_uuid7_format(out, hg_now_ms(), random);
 }
 
 void hg_uuid7_new(char *out)

@@ -23,4 +23,17 @@ void hg_uuid7_format(char *out, uint64_t unix_ms, const uint8_t random[10]);
 /* a new UUIDv7 from the wall clock and OpenSSL's CSPRNG */
 void hg_uuid7_new(char *out);
 
+/*
+ * A per-thread generator for request ids: xoshiro256** seeded once from OpenSSL's CSPRNG. Request ids
+ * need to be unique, not secret, and RAND_bytes on every request costs a lock and a getpid().
+ * Lifetime: one per worker thread, never shared.
+ */
+typedef struct st_hg_rng_t {
+    uint64_t s[4];
+} hg_rng_t;
+void hg_rng_seed(hg_rng_t *rng);
+uint64_t hg_rng_next(hg_rng_t *rng);
+/* a new UUIDv7 from the wall clock and rng */
+void hg_uuid7_next(hg_rng_t *rng, char *out);
+
 #endif

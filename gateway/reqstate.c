@@ -29,7 +29,7 @@ static void on_dispose(void *p)
     __atomic_sub_fetch(&st->worker->inflight, 1, __ATOMIC_RELEASE);
 }
 
-static void take_request_id(h2o_req_t *req, hg_reqstate_t *st)
+static void take_request_id(h2o_req_t *req, hg_reqstate_t *st, hg_worker_t *worker)
 {
     ssize_t i = h2o_find_header_by_str(&req->headers, H2O_STRLIT("x-request-id"), -1);
     if (i >= 0) {
@@ -40,7 +40,7 @@ static void take_request_id(h2o_req_t *req, hg_reqstate_t *st)
             return;
         }
     }
-    hg_uuid7_new(st->request_id);
+    hg_uuid7_next(&worker->rng, st->request_id);
 }
 
 hg_reqstate_t *hg_reqstate_get(h2o_req_t *req, int create)
@@ -64,7 +64,7 @@ hg_reqstate_t *hg_reqstate_get(h2o_req_t *req, int create)
     if (st->started_ms == 0)
         st->started_ms = hg_now_ms();
     st->num_errors = -1;
-    take_request_id(req, st);
+    take_request_id(req, st, worker);
     __atomic_add_fetch(&worker->inflight, 1, __ATOMIC_RELAXED);
 
     h2o_iovec_t *slot = h2o_req_getenv(req, H2O_STRLIT(ENV_NAME), 1);

@@ -219,6 +219,7 @@ int hg_server_start(hg_server_t *s)
         w->server = s;
         w->index = i;
         w->metrics = hg_metrics_new();
+        hg_rng_seed(&w->rng);
         h2o_context_init(&w->ctx, h2o_evloop_create(), &s->globalconf);
         h2o_multithread_register_receiver(w->ctx.queue, &w->receiver, on_message);
         adopt_config(w);

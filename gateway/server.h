@@ -30,6 +30,7 @@
 #include "linewriter.h"
 #include "log.h"
 #include "metrics.h"
+#include "reqid.h"
 
 typedef struct st_hg_server_t hg_server_t;
 
@@ -47,6 +48,7 @@ typedef struct st_hg_worker_t {
     unsigned config_generation;  /* of `config` */
     hg_auth_cache_t *auth_cache; /* belongs to config->auth */
     hg_metrics_t *metrics;       /* written by this thread only; read when scraped */
+    hg_rng_t rng;                /* request ids; this thread only */
     size_t inflight;             /* atomic: requests with a live state */
     int listening, exiting;
 } hg_worker_t;

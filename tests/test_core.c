@@ -38,6 +38,20 @@ START_TEST(uuid7_layout)
     ck_assert_uint_eq(strlen(a), 36);
     ck_assert_int_eq(a[14], '7');
     ck_assert_str_ne(a, b);
+
+    /* the per-worker generator: version 7, variant 10, never the same id twice in a run */
+    hg_rng_t rng;
+    hg_rng_seed(&rng);
+    char prev[HG_UUID_LEN + 1] = "";
+    for (int i = 0; i != 1000; ++i) {
+        char id[HG_UUID_LEN + 1];
+        hg_uuid7_next(&rng, id);
+        ck_assert_uint_eq(strlen(id), 36);
+        ck_assert_int_eq(id[14], '7');
+        ck_assert_msg(strchr("89ab", id[19]) != NULL, "variant of %s", id);
+        ck_assert_str_ne(id, prev);
+        memcpy(prev, id, sizeof(id));
+    }
 }
 END_TEST
 
