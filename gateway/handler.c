@@ -136,6 +136,16 @@ static int is_json_content_type(const h2o_req_t *req)
     return h2o_lcstris(v.base, end, H2O_STRLIT("application/json"));
 }
 
+/* st->canonical_path = the request's path as sent, without its query (cut to the buffer) */
+static void keep_path_as_sent(const h2o_req_t *req, hg_reqstate_t *st)
+{
+    size_t len = req->input.query_at != SIZE_MAX ? req->input.query_at : req->input.path.len;
+    if (len >= sizeof(st->canonical_path))
+        len = sizeof(st->canonical_path) - 1;
+    memcpy(st->canonical_path, req->input.path.base, len);
+    st->canonical_path[len] = '\0';
+}
+
 /*
  * Canonical object types and the canonical path (st->canonical_path), worked out before the token is
  * checked so that every audit record carries the canonical path. Routes that normalize associations
@@ -154,8 +164,7 @@ static void resolve_path(h2o_req_t *req, hg_reqstate_t *st, const hg_template_ma
             memcpy(st->to_type, types.to, sizeof(types.to));
             return;
         }
-        size_t path_len = req->input.query_at != SIZE_MAX ? req->input.query_at : req->input.path.len;
-        snprintf(st->canonical_path, sizeof(st->canonical_path), "%.*s", (int)path_len, req->input.path.base);
+        keep_path_as_sent(req, st);
         return;
     }
     if (r->from_param >= 0 && hg_objtype_canonical(m->values[r->from_param].base, m->values[r->from_param].len, st->from_type,
@@ -255,7 +264,7 @@ static int on_req(h2o_handler_t *_self, h2o_req_t *req)
         }
         if (authenticate(req, st) != 0)
             return 0;
-        snprintf(st->canonical_path, sizeof(st->canonical_path), "%.*s", (int)path_len, req->input.path.base);
+        keep_path_as_sent(req, st);
         return forward(req, st);
     }
 
