@@ -10,6 +10,7 @@
  * removed, a JSON Lines path that is a symlink to /dev/full.
  */
 #include "audit.h"
+#include "audittest.h"
 #include "audit_sqlite.h"
 #include "util.h"
 
@@ -27,20 +28,6 @@
 #include <unistd.h>
 
 #define DAY_MS (24 * 60 * 60 * 1000LL)
-
-static char *make_tmpdir(void)
-{
-    char tmpl[] = "/tmp/hg-audit-XXXXXX";
-    ck_assert_ptr_nonnull(mkdtemp(tmpl));
-    return hg_xstrdup(tmpl);
-}
-
-static void rm_rf(const char *dir)
-{
-    char *cmd = hg_xasprintf("rm -rf '%s'", dir);
-    ck_assert_int_eq(system(cmd), 0);
-    free(cmd);
-}
 
 /* a record with every field set, distinct per i */
 static hg_audit_record_t *full_record(int i)
@@ -82,16 +69,6 @@ static hg_audit_record_t *full_record(int i)
     return r;
 }
 
-/* a fake wall clock the tests move */
-typedef struct {
-    _Atomic int64_t now;
-} fake_clock_t;
-
-static int64_t fake_now(void *ctx)
-{
-    return atomic_load(&((fake_clock_t *)ctx)->now);
-}
-
 static hg_audit_t *new_audit(const char *yamlish_json, const char *basedir)
 {
     json_error_t jerr;
@@ -113,13 +90,6 @@ static void start(hg_audit_t *a)
     int rc = hg_audit_start(a, &errors);
     ck_assert_msg(rc == 0, "%s", errors.count != 0 ? errors.items[0].message : "?");
     hg_violations_clear(&errors);
-}
-
-static hg_audit_stats_t stats(hg_audit_t *a)
-{
-    hg_audit_stats_t s;
-    hg_audit_stats(a, &s);
-    return s;
 }
 
 /* polls the writer's state (not a sleep-and-hope: it returns as soon as the condition holds) */
@@ -148,27 +118,6 @@ static int64_t count_rows(const char *db_path, const char *sql)
     sqlite3_finalize(st);
     sqlite3_close(db);
     return n;
-}
-
-/* the object index as "term:record ..." (ordered by term, then record), "" when empty; a new string */
-static char *object_index(const char *db_path)
-{
-    sqlite3 *db;
-    ck_assert_int_eq(sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-    ck_assert_int_eq(
-        sqlite3_exec(db, "CREATE VIRTUAL TABLE temp.terms USING fts5vocab(main, objects, 'instance')", NULL, NULL, NULL),
-        SQLITE_OK);
-    sqlite3_stmt *st;
-    ck_assert_int_eq(sqlite3_prepare_v2(db,
-                                        "SELECT coalesce(group_concat(t, ' '), '') FROM"
-                                        " (SELECT term || ':' || doc AS t FROM temp.terms ORDER BY term, doc)",
-                                        -1, &st, NULL),
-                     SQLITE_OK);
-    ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
-    char *out = hg_xstrdup((const char *)sqlite3_column_text(st, 0));
-    sqlite3_finalize(st);
-    sqlite3_close(db);
-    return out;
 }
 
 /* reads every record back through the store's own row reader, oldest first; returns a JSON array */
@@ -296,7 +245,7 @@ END_TEST
 /* nothing that could hold a credential exists, in the JSON shape or in the SQLite schema */
 START_TEST(no_secret_fields)
 {
-    char *dir = make_tmpdir();
+    char *dir = audittest_tmpdir("hg-audit");
     hg_audit_t *a = new_audit("{}", dir);
     start(a);
     hg_audit_stop(a, 1000);
@@ -331,7 +280,7 @@ START_TEST(no_secret_fields)
     ck_assert_int_eq(count_rows(db_path, "SELECT count(*) FROM schema_version"), 1);
     hg_audit_free(a);
     free(db_path);
-    rm_rf(dir);
+    audittest_rm_rf(dir);
     free(dir);
 }
 END_TEST
@@ -400,7 +349,7 @@ END_TEST
 
 START_TEST(sqlite_round_trips_every_field)
 {
-    char *dir = make_tmpdir();
+    char *dir = audittest_tmpdir("hg-audit");
     hg_audit_t *a = new_audit("{\"sqlite\": \"a.db\"}", dir);
     start(a);
     ck_assert_int_eq(hg_audit_accepting(a), 1);
@@ -427,10 +376,10 @@ START_TEST(sqlite_round_trips_every_field)
     char *g = json_dumps(got, HG_AUDIT_JSON_FLAGS), *e = json_dumps(expected, HG_AUDIT_JSON_FLAGS);
     ck_assert_str_eq(g, e);
     /* each object id once per record that names it, on either side (record 2 is the refusal: no pairs) */
-    char *index = object_index(db_path);
+    char *index = audittest_object_index(db_path);
     ck_assert_str_eq(index, "1000:1 1002:3 2000:1 2002:3 3000:1 3000:3");
     free(index);
-    hg_audit_stats_t s = stats(a);
+    hg_audit_stats_t s = audittest_stats(a);
     ck_assert_uint_eq(s.written, 3);
     ck_assert_uint_eq(s.dropped, 0);
     ck_assert_int_eq(s.healthy, 1);
@@ -458,14 +407,14 @@ START_TEST(sqlite_round_trips_every_field)
     json_decref(got);
     json_decref(expected);
     free(db_path);
-    rm_rf(dir);
+    audittest_rm_rf(dir);
     free(dir);
 }
 END_TEST
 
 START_TEST(stop_writes_everything_queued)
 {
-    char *dir = make_tmpdir();
+    char *dir = audittest_tmpdir("hg-audit");
     hg_audit_t *a = new_audit("{}", dir);
     start(a);
     for (int i = 0; i != 10000; ++i)
@@ -474,7 +423,7 @@ START_TEST(stop_writes_everything_queued)
     char *db_path = hg_path_join(dir, "audit.db");
     ck_assert_int_eq(count_rows(db_path, "SELECT count(*) FROM records"), 10000);
     ck_assert_int_eq(count_rows(db_path, "SELECT count(DISTINCT request_id) FROM records"), 10000);
-    hg_audit_stats_t s = stats(a);
+    hg_audit_stats_t s = audittest_stats(a);
     ck_assert_uint_eq(s.written, 10000);
     ck_assert_uint_eq(s.dropped, 0);
     ck_assert_uint_eq(s.queue_depth, 0);
@@ -487,18 +436,18 @@ START_TEST(stop_writes_everything_queued)
     /* after stop nothing is taken */
     ck_assert_int_eq(hg_audit_accepting(a), 0);
     ck_assert_int_eq(hg_audit_submit(a, hg_audit_record_new()), -1);
-    ck_assert_uint_eq(stats(a).dropped, 1);
+    ck_assert_uint_eq(audittest_stats(a).dropped, 1);
     hg_audit_stop(a, 0);
     hg_audit_free(a);
     free(db_path);
-    rm_rf(dir);
+    audittest_rm_rf(dir);
     free(dir);
 }
 END_TEST
 
 START_TEST(start_fails_on_unopenable_store)
 {
-    char *dir = make_tmpdir();
+    char *dir = audittest_tmpdir("hg-audit");
     hg_audit_t *a = new_audit("{\"sqlite\": \"missing/dir/a.db\"}", dir);
     hg_violations_t errors;
     hg_violations_init(&errors, 10);
@@ -534,7 +483,7 @@ START_TEST(start_fails_on_unopenable_store)
     hg_violations_clear(&errors);
     hg_audit_free(a);
     free(bad);
-    rm_rf(dir);
+    audittest_rm_rf(dir);
     free(dir);
 }
 END_TEST
@@ -572,20 +521,20 @@ static hg_audit_t *new_tuned(const char *conf, const char *dir, size_t capacity,
 
 static void full_queue(int reject)
 {
-    char *dir = make_tmpdir();
+    char *dir = audittest_tmpdir("hg-audit");
     hg_audit_t *a = new_tuned(reject ? "{}" : "{\"on_failure\": \"continue\"}", dir, 16, 4, 10000, 50);
     char *db_path = hg_path_join(dir, "audit.db");
     sqlite3 *lock = lock_db(db_path); /* the writer blocks in busy_timeout with its first batch */
     int accepted = 0, saw_not_accepting_before_full = 0;
     for (;;) {
-        if (!hg_audit_accepting(a) && stats(a).queue_depth < 16)
+        if (!hg_audit_accepting(a) && audittest_stats(a).queue_depth < 16)
             saw_not_accepting_before_full = 1;
         if (hg_audit_submit(a, full_record(accepted)) != 0)
             break;
         ++accepted;
         ck_assert_int_lt(accepted, 100);
     }
-    hg_audit_stats_t s = stats(a);
+    hg_audit_stats_t s = audittest_stats(a);
     ck_assert_uint_eq(s.queue_depth, 16);
     ck_assert_uint_eq(s.dropped, 1);
     ck_assert_int_ge(accepted, 16); /* the writer may or may not have taken a batch (at most 4) before it blocked */
@@ -593,17 +542,17 @@ static void full_queue(int reject)
     ck_assert_int_eq(hg_audit_accepting(a), reject ? 0 : 1);
     ck_assert_int_eq(saw_not_accepting_before_full, reject);
     ck_assert_int_eq(hg_audit_submit(a, full_record(99)), -1);
-    ck_assert_uint_eq(stats(a).dropped, 2);
+    ck_assert_uint_eq(audittest_stats(a).dropped, 2);
     unlock_db(lock);
     ck_assert_int_eq(hg_audit_sync(a, 3000), 0);
-    s = stats(a);
+    s = audittest_stats(a);
     ck_assert_uint_eq(s.written, (uint64_t)accepted);
     ck_assert_int_eq(s.healthy, 1);
     ck_assert_int_eq(hg_audit_accepting(a), 1);
     ck_assert_int_eq(count_rows(db_path, "SELECT count(*) FROM records"), accepted);
     hg_audit_free(a);
     free(db_path);
-    rm_rf(dir);
+    audittest_rm_rf(dir);
     free(dir);
 }
 
@@ -621,7 +570,7 @@ END_TEST
 
 START_TEST(locked_store_is_unhealthy_then_recovers)
 {
-    char *dir = make_tmpdir();
+    char *dir = audittest_tmpdir("hg-audit");
     hg_audit_t *a = new_tuned("{}", dir, 64, 8, 20, 20);
     char *db_path = hg_path_join(dir, "audit.db");
     sqlite3 *lock = lock_db(db_path);
@@ -629,7 +578,7 @@ START_TEST(locked_store_is_unhealthy_then_recovers)
         ck_assert_int_eq(hg_audit_submit(a, full_record(i)), 0);
     WAIT_FOR(a, !st->healthy && st->store_errors >= 2);
     ck_assert_int_eq(hg_audit_accepting(a), 0);
-    hg_audit_stats_t s = stats(a);
+    hg_audit_stats_t s = audittest_stats(a);
     char *msg = hg_xasprintf("audit store %s: starting a transaction: database is locked", db_path);
     ck_assert_str_eq(s.last_error, msg);
     free(msg);
@@ -638,7 +587,7 @@ START_TEST(locked_store_is_unhealthy_then_recovers)
     ck_assert_int_eq(hg_audit_sync(a, 50), -1);
     unlock_db(lock);
     ck_assert_int_eq(hg_audit_sync(a, 3000), 0);
-    s = stats(a);
+    s = audittest_stats(a);
     ck_assert_int_eq(s.healthy, 1);
     ck_assert_uint_eq(s.written, 10);
     ck_assert_uint_eq(s.dropped, 0);
@@ -646,21 +595,21 @@ START_TEST(locked_store_is_unhealthy_then_recovers)
     ck_assert_int_eq(count_rows(db_path, "SELECT count(*) FROM records"), 10);
     hg_audit_free(a);
     free(db_path);
-    rm_rf(dir);
+    audittest_rm_rf(dir);
     free(dir);
 }
 END_TEST
 
 START_TEST(failing_store_with_continue_drops_and_counts)
 {
-    char *dir = make_tmpdir();
+    char *dir = audittest_tmpdir("hg-audit");
     hg_audit_t *a = new_tuned("{\"on_failure\": \"continue\"}", dir, 64, 8, 20, 20);
     char *db_path = hg_path_join(dir, "audit.db");
     sqlite3 *lock = lock_db(db_path);
     for (int i = 0; i != 10; ++i)
         ck_assert_int_eq(hg_audit_submit(a, full_record(i)), 0);
     ck_assert_int_eq(hg_audit_sync(a, 3000), 0);
-    hg_audit_stats_t s = stats(a);
+    hg_audit_stats_t s = audittest_stats(a);
     ck_assert_int_eq(s.healthy, 0);
     ck_assert_uint_eq(s.dropped, 10);
     ck_assert_uint_eq(s.written, 0);
@@ -669,25 +618,25 @@ START_TEST(failing_store_with_continue_drops_and_counts)
     /* the next batch after the retry pause is written again */
     int64_t deadline = (int64_t)hg_now_ms() + 3000;
     int i = 10;
-    while (stats(a).written == 0) {
+    while (audittest_stats(a).written == 0) {
         ck_assert_int_lt((int64_t)hg_now_ms(), deadline);
         ck_assert_int_eq(hg_audit_submit(a, full_record(i++)), 0);
         ck_assert_int_eq(hg_audit_sync(a, 3000), 0);
     }
-    s = stats(a);
+    s = audittest_stats(a);
     ck_assert_int_eq(s.healthy, 1);
     ck_assert_uint_eq(s.written + s.dropped, (uint64_t)i);
     ck_assert_int_eq(count_rows(db_path, "SELECT count(*) FROM records"), (int64_t)s.written);
     hg_audit_free(a);
     free(db_path);
-    rm_rf(dir);
+    audittest_rm_rf(dir);
     free(dir);
 }
 END_TEST
 
 START_TEST(replaced_store_is_unhealthy_then_recreated)
 {
-    char *dir = make_tmpdir();
+    char *dir = audittest_tmpdir("hg-audit");
     char *sub = hg_path_join(dir, "db"), *db_path = hg_path_join(dir, "db/a.db");
     ck_assert_int_eq(mkdir(sub, 0700), 0);
     hg_audit_t *a = new_tuned("{\"sqlite\": \"db/a.db\"}", dir, 64, 8, 20, 20);
@@ -696,7 +645,7 @@ START_TEST(replaced_store_is_unhealthy_then_recreated)
     ck_assert_int_eq(count_rows(db_path, "SELECT count(*) FROM records"), 1);
 
     /* the database file becomes a directory: the open inode is gone, the path cannot be opened */
-    rm_rf(sub);
+    audittest_rm_rf(sub);
     ck_assert_int_eq(mkdir(sub, 0700), 0);
     ck_assert_int_eq(mkdir(db_path, 0700), 0);
     for (int i = 1; i != 4; ++i)
@@ -704,20 +653,20 @@ START_TEST(replaced_store_is_unhealthy_then_recreated)
     WAIT_FOR(a, !st->healthy);
     ck_assert_int_eq(hg_audit_accepting(a), 0);
     char *msg = hg_xasprintf("audit store %s: opening: unable to open database file", db_path);
-    ck_assert_str_eq(stats(a).last_error, msg);
+    ck_assert_str_eq(audittest_stats(a).last_error, msg);
     free(msg);
     ck_assert_int_eq(rmdir(db_path), 0);
     ck_assert_int_eq(hg_audit_sync(a, 3000), 0);
-    ck_assert_int_eq(stats(a).healthy, 1);
+    ck_assert_int_eq(audittest_stats(a).healthy, 1);
     ck_assert_int_eq(count_rows(db_path, "SELECT count(*) FROM records"), 3);
 
     /* the whole directory goes away, then comes back */
-    rm_rf(sub);
+    audittest_rm_rf(sub);
     ck_assert_int_eq(hg_audit_submit(a, full_record(4)), 0);
     WAIT_FOR(a, !st->healthy);
     ck_assert_int_eq(mkdir(sub, 0700), 0);
     ck_assert_int_eq(hg_audit_sync(a, 3000), 0);
-    hg_audit_stats_t s = stats(a);
+    hg_audit_stats_t s = audittest_stats(a);
     ck_assert_int_eq(s.healthy, 1);
     ck_assert_uint_eq(s.written, 5);
     ck_assert_uint_eq(s.dropped, 0);
@@ -726,7 +675,7 @@ START_TEST(replaced_store_is_unhealthy_then_recreated)
     hg_audit_free(a);
     free(sub);
     free(db_path);
-    rm_rf(dir);
+    audittest_rm_rf(dir);
     free(dir);
 }
 END_TEST
@@ -735,7 +684,7 @@ END_TEST
 
 START_TEST(retention_deletes_only_old_records)
 {
-    char *dir = make_tmpdir();
+    char *dir = audittest_tmpdir("hg-audit");
     fake_clock_t clock = {.now = 1717243200000LL}; /* 2024-06-01T12:00:00Z */
     hg_audit_t *a = new_audit("{\"retention_days\": 30}", dir);
     hg_audit_tuning_t t;
@@ -753,24 +702,24 @@ START_TEST(retention_deletes_only_old_records)
     }
     ck_assert_int_eq(hg_audit_sync(a, 3000), 0);
     char *db_path = hg_path_join(dir, "audit.db");
-    ck_assert_uint_eq(stats(a).expired, 0); /* the next check is a minute away */
+    ck_assert_uint_eq(audittest_stats(a).expired, 0); /* the next check is a minute away */
     ck_assert_int_eq(count_rows(db_path, "SELECT count(*) FROM records"), 12);
     atomic_store(&clock.now, check_at - 1);
     ck_assert_int_eq(hg_audit_sync(a, 3000), 0);
-    ck_assert_uint_eq(stats(a).expired, 0);
+    ck_assert_uint_eq(audittest_stats(a).expired, 0);
     atomic_store(&clock.now, check_at);
     ck_assert_int_eq(hg_audit_sync(a, 3000), 0);
-    ck_assert_uint_eq(stats(a).expired, 7);
+    ck_assert_uint_eq(audittest_stats(a).expired, 7);
     ck_assert_int_eq(count_rows(db_path, "SELECT count(*) FROM records"), 5);
     ck_assert_int_eq(count_rows(db_path, "SELECT min(ts) FROM records"), cutoff);
     /* the index names only the 5 records left (ids 8 to 12, from full_record(7) to full_record(11)) */
-    char *index = object_index(db_path);
+    char *index = audittest_object_index(db_path);
     ck_assert_str_eq(index, "1007:8 1008:9 1009:10 1010:11 1011:12 2007:8 2008:9 2009:10 2010:11 2011:12 "
                             "3000:8 3000:9 3000:10 3000:11 3000:12");
     free(index);
     hg_audit_free(a);
     free(db_path);
-    rm_rf(dir);
+    audittest_rm_rf(dir);
     free(dir);
 }
 END_TEST
@@ -807,7 +756,7 @@ static void assert_line_is(json_t *line, int i)
 
 START_TEST(jsonl_lines_parse_and_have_the_fields)
 {
-    char *dir = make_tmpdir();
+    char *dir = audittest_tmpdir("hg-audit");
     hg_audit_t *a = new_audit("{\"sqlite\": null, \"jsonl\": \"a.jsonl\"}", dir);
     start(a);
     for (int i = 0; i != 3; ++i)
@@ -835,14 +784,14 @@ START_TEST(jsonl_lines_parse_and_have_the_fields)
     json_decref(lines);
     hg_audit_free(a);
     free(path);
-    rm_rf(dir);
+    audittest_rm_rf(dir);
     free(dir);
 }
 END_TEST
 
 START_TEST(jsonl_reopens_for_rotation_and_after_delete)
 {
-    char *dir = make_tmpdir();
+    char *dir = audittest_tmpdir("hg-audit");
     hg_audit_t *a = new_audit("{\"sqlite\": null, \"jsonl\": \"a.jsonl\"}", dir);
     start(a);
     char *path = hg_path_join(dir, "a.jsonl"), *rotated = hg_path_join(dir, "a.jsonl.1");
@@ -869,13 +818,13 @@ START_TEST(jsonl_reopens_for_rotation_and_after_delete)
     cur = read_lines(path);
     ck_assert_uint_eq(json_array_size(cur), 1);
     assert_line_is(json_array_get(cur, 0), 3);
-    ck_assert_uint_eq(stats(a).written, 4);
+    ck_assert_uint_eq(audittest_stats(a).written, 4);
     json_decref(old);
     json_decref(cur);
     hg_audit_free(a);
     free(path);
     free(rotated);
-    rm_rf(dir);
+    audittest_rm_rf(dir);
     free(dir);
 }
 END_TEST
@@ -883,7 +832,7 @@ END_TEST
 /* the JSON Lines file is a symlink to /dev/full (ENOSPC); SQLite works: neither store repeats a record */
 START_TEST(jsonl_disk_full_then_recovers_without_duplicates)
 {
-    char *dir = make_tmpdir();
+    char *dir = audittest_tmpdir("hg-audit");
     char *link = hg_path_join(dir, "a.jsonl"), *real = hg_path_join(dir, "real.jsonl"), *db_path = hg_path_join(dir, "audit.db");
     ck_assert_int_eq(symlink("/dev/full", link), 0);
     hg_audit_t *a = new_tuned("{\"jsonl\": \"a.jsonl\"}", dir, 64, 8, 20, 20);
@@ -892,7 +841,7 @@ START_TEST(jsonl_disk_full_then_recovers_without_duplicates)
     WAIT_FOR(a, !st->healthy && st->store_errors >= 2);
     ck_assert_int_eq(hg_audit_accepting(a), 0);
     char *msg = hg_xasprintf("audit log %s: No space left on device", link);
-    ck_assert_str_eq(stats(a).last_error, msg);
+    ck_assert_str_eq(audittest_stats(a).last_error, msg);
     free(msg);
     int64_t rows = count_rows(db_path, "SELECT count(*) FROM records"); /* the failed batch went to SQLite */
     ck_assert_int_ge(rows, 1);
@@ -900,7 +849,7 @@ START_TEST(jsonl_disk_full_then_recovers_without_duplicates)
     ck_assert_int_eq(unlink(link), 0);
     ck_assert_int_eq(symlink("real.jsonl", link), 0);
     ck_assert_int_eq(hg_audit_sync(a, 3000), 0);
-    hg_audit_stats_t s = stats(a);
+    hg_audit_stats_t s = audittest_stats(a);
     ck_assert_int_eq(s.healthy, 1);
     ck_assert_uint_eq(s.written, 3);
     ck_assert_int_eq(count_rows(db_path, "SELECT count(*) FROM records"), 3);
@@ -913,14 +862,14 @@ START_TEST(jsonl_disk_full_then_recovers_without_duplicates)
     free(link);
     free(real);
     free(db_path);
-    rm_rf(dir);
+    audittest_rm_rf(dir);
     free(dir);
 }
 END_TEST
 
 START_TEST(jsonl_to_stdout)
 {
-    char *dir = make_tmpdir();
+    char *dir = audittest_tmpdir("hg-audit");
     char *out = hg_path_join(dir, "stdout");
     fflush(stdout);
     int saved = dup(STDOUT_FILENO), fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
@@ -941,14 +890,14 @@ START_TEST(jsonl_to_stdout)
     assert_line_is(json_array_get(lines, 1), 6);
     json_decref(lines);
     free(out);
-    rm_rf(dir);
+    audittest_rm_rf(dir);
     free(dir);
 }
 END_TEST
 
 START_TEST(stop_gives_up_on_a_failing_store_at_the_deadline)
 {
-    char *dir = make_tmpdir();
+    char *dir = audittest_tmpdir("hg-audit");
     hg_audit_t *a = new_tuned("{}", dir, 64, 8, 20, 20);
     char *db_path = hg_path_join(dir, "audit.db");
     sqlite3 *lock = lock_db(db_path);
@@ -960,14 +909,14 @@ START_TEST(stop_gives_up_on_a_failing_store_at_the_deadline)
     int64_t took = (int64_t)hg_now_ms() - t0;
     ck_assert_int_ge(took, 150);
     ck_assert_int_lt(took, 2000);
-    hg_audit_stats_t s = stats(a);
+    hg_audit_stats_t s = audittest_stats(a);
     ck_assert_uint_eq(s.written, 0);
     ck_assert_uint_eq(s.dropped, 20);
     ck_assert_uint_eq(s.queue_depth, 0);
     unlock_db(lock);
     hg_audit_free(a);
     free(db_path);
-    rm_rf(dir);
+    audittest_rm_rf(dir);
     free(dir);
 }
 END_TEST
@@ -985,7 +934,7 @@ START_TEST(jsonl_stdout_broken_pipe)
     hg_audit_t *a = new_tuned("{\"sqlite\": null, \"jsonl\": \"-\", \"on_failure\": \"continue\"}", "/", 16, 4, 20, 20);
     ck_assert_int_eq(hg_audit_submit(a, full_record(0)), 0);
     ck_assert_int_eq(hg_audit_sync(a, 3000), 0);
-    hg_audit_stats_t s = stats(a);
+    hg_audit_stats_t s = audittest_stats(a);
     ck_assert_int_eq(s.healthy, 0);
     ck_assert_uint_eq(s.dropped, 1);
     ck_assert_str_eq(s.last_error, "audit log -: Broken pipe");

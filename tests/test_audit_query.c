@@ -9,6 +9,7 @@
  * through stdout itself.
  */
 #include "audit.h"
+#include "audittest.h"
 #include "audit_cli.h"
 #include "audit_query.h"
 #include "audit_sqlite.h"
@@ -27,20 +28,6 @@
 #include <unistd.h>
 
 #define T0 1714564800000LL /* 2024-05-01T12:00:00Z */
-
-static char *make_tmpdir(void)
-{
-    char tmpl[] = "/tmp/hg-auditq-XXXXXX";
-    ck_assert_ptr_nonnull(mkdtemp(tmpl));
-    return hg_xstrdup(tmpl);
-}
-
-static void rm_rf(const char *dir)
-{
-    char *cmd = hg_xasprintf("rm -rf '%s'", dir);
-    ck_assert_int_eq(system(cmd), 0);
-    free(cmd);
-}
 
 static hg_audit_t *open_store(const char *dir)
 {
@@ -137,7 +124,7 @@ static char *run(const char *db, const char *query, char **cursor)
 
 START_TEST(every_filter)
 {
-    char *dir = make_tmpdir(), *db = fixture(dir);
+    char *dir = audittest_tmpdir("hg-auditq"), *db = fixture(dir);
     ASSERT_QUERY(db, "", "r8 r7 r6 r5 r4 r3 r2 r1");
     ASSERT_QUERY(db, "since=2024-05-01T12:00:02Z", "r8 r7 r6 r5 r4 r3");
     ASSERT_QUERY(db, "until=2024-05-01T12:00:02Z", "r2 r1");
@@ -175,7 +162,7 @@ START_TEST(every_filter)
     json_decref(answer);
     hg_audit_filter_free(f);
     free(db);
-    rm_rf(dir);
+    audittest_rm_rf(dir);
     free(dir);
 }
 END_TEST
@@ -196,7 +183,7 @@ START_TEST(object_id_is_an_exact_string)
          T0 + 3,
          {"12345678901234567890123456789012345678901234567890123456789012345", "1111"}},
     };
-    char *dir = make_tmpdir();
+    char *dir = audittest_tmpdir("hg-auditq");
     hg_audit_t *a = open_store(dir);
     for (size_t i = 0; i != sizeof(odd) / sizeof(odd[0]); ++i)
         ck_assert_int_eq(hg_audit_submit(a, record_of(&odd[i])), 0);
@@ -218,7 +205,7 @@ START_TEST(object_id_is_an_exact_string)
     ASSERT_QUERY(db, "object_id=12345678901234567890123456789012345678901234567890123456789012345", "o4");
     ASSERT_QUERY(db, "object_id=1234567890123456789012345678901234567890123456789012345678901234", "");
     free(db);
-    rm_rf(dir);
+    audittest_rm_rf(dir);
     free(dir);
 }
 END_TEST
@@ -229,7 +216,7 @@ END_TEST
  */
 START_TEST(version_1_store_is_upgraded)
 {
-    char *dir = make_tmpdir(), *db = hg_path_join(dir, "audit.db");
+    char *dir = audittest_tmpdir("hg-auditq"), *db = hg_path_join(dir, "audit.db");
     sqlite3 *h;
     ck_assert_int_eq(sqlite3_open(db, &h), SQLITE_OK);
     char *sql = hg_xasprintf("CREATE TABLE schema_version (version INTEGER NOT NULL);"
@@ -275,14 +262,14 @@ START_TEST(version_1_store_is_upgraded)
     sqlite3_finalize(st);
     sqlite3_close(ro);
     free(db);
-    rm_rf(dir);
+    audittest_rm_rf(dir);
     free(dir);
 }
 END_TEST
 
 START_TEST(pages_with_cursor)
 {
-    char *dir = make_tmpdir(), *db = fixture(dir), *cursor, *got;
+    char *dir = audittest_tmpdir("hg-auditq"), *db = fixture(dir), *cursor, *got;
     got = run(db, "subject=alice&limit=3", &cursor);
     ck_assert_str_eq(got, "r7 r4 r3");
     ck_assert_ptr_nonnull(cursor);
@@ -306,7 +293,7 @@ START_TEST(pages_with_cursor)
     ASSERT_QUERY(db, q, "r1");
     free(q);
     free(db);
-    rm_rf(dir);
+    audittest_rm_rf(dir);
     free(dir);
 }
 END_TEST
@@ -334,7 +321,7 @@ static void *insert_loop(void *arg)
 /* pages read while the writer keeps inserting: no repeats, and every record that existed at page one */
 START_TEST(paging_under_concurrent_inserts)
 {
-    char *dir = make_tmpdir();
+    char *dir = audittest_tmpdir("hg-auditq");
     hg_audit_t *a = open_store(dir);
     inserter_t ins = {.a = a};
     pthread_t thread;
@@ -382,7 +369,7 @@ START_TEST(paging_under_concurrent_inserts)
     ck_assert_uint_eq(st.written, (uint64_t)ins.submitted); /* the inserts really overlapped the paging */
     ck_assert_int_gt(ins.submitted, top);
     hg_audit_free(a);
-    rm_rf(dir);
+    audittest_rm_rf(dir);
     free(dir);
 }
 END_TEST
@@ -466,7 +453,7 @@ END_TEST
 
 START_TEST(query_store_errors)
 {
-    char *dir = make_tmpdir();
+    char *dir = audittest_tmpdir("hg-auditq");
     char *missing = hg_path_join(dir, "nope.db"), *other = hg_path_join(dir, "other.db");
     hg_audit_filter_t *f = hg_audit_filter_new();
     hg_violations_t errors;
@@ -500,7 +487,7 @@ START_TEST(query_store_errors)
     hg_audit_filter_free(f);
     free(missing);
     free(other);
-    rm_rf(dir);
+    audittest_rm_rf(dir);
     free(dir);
 }
 END_TEST
@@ -552,7 +539,7 @@ static void cli_free(cli_result_t *r)
 
 START_TEST(cli_jsonl_matches_the_query)
 {
-    char *dir = make_tmpdir(), *db = fixture(dir);
+    char *dir = audittest_tmpdir("hg-auditq"), *db = fixture(dir);
     cli_result_t r = cli("--db", db, "--subject", "alice", "--format=jsonl", "--object-id", "111", NULL);
     ck_assert_int_eq(r.status, 0);
     ck_assert_str_eq(r.err, "");
@@ -580,14 +567,14 @@ START_TEST(cli_jsonl_matches_the_query)
     ck_assert_ptr_eq(strchr(r.out, '\n'), r.out + strlen(r.out) - 1); /* one line */
     cli_free(&r);
     free(db);
-    rm_rf(dir);
+    audittest_rm_rf(dir);
     free(dir);
 }
 END_TEST
 
 START_TEST(cli_table)
 {
-    char *dir = make_tmpdir();
+    char *dir = audittest_tmpdir("hg-auditq");
     hg_audit_t *a = open_store(dir);
     hg_audit_record_t *r = record_of(&rows[0]);
     r->request_id[0] = 'R';
@@ -616,7 +603,7 @@ START_TEST(cli_table)
     ck_assert_str_eq(res.out, "TS  REQUEST_ID  DECISION  STATUS  ROUTE  SUBJECT  CLIENT  INPUTS  MS  ERROR\n");
     cli_free(&res);
     free(db);
-    rm_rf(dir);
+    audittest_rm_rf(dir);
     free(dir);
 }
 END_TEST
@@ -675,7 +662,7 @@ END_TEST
 
 START_TEST(cli_config_resolution)
 {
-    char *dir = make_tmpdir(), *db = fixture(dir);
+    char *dir = audittest_tmpdir("hg-auditq"), *db = fixture(dir);
     resolve_to = db;
     cli_result_t r = cli("-c", "/etc/hubgate/hubgate.yaml", "--request-id", "r2", "--format", "jsonl", NULL);
     ck_assert_int_eq(r.status, 0);
@@ -695,7 +682,7 @@ START_TEST(cli_config_resolution)
     free((void *)resolved_config);
     resolved_config = NULL;
     free(db);
-    rm_rf(dir);
+    audittest_rm_rf(dir);
     free(dir);
 }
 END_TEST
@@ -703,7 +690,7 @@ END_TEST
 /* the real entry point writes to the process's stdout */
 START_TEST(cli_main_writes_to_stdout)
 {
-    char *dir = make_tmpdir(), *db = fixture(dir), *out = hg_path_join(dir, "out");
+    char *dir = audittest_tmpdir("hg-auditq"), *db = fixture(dir), *out = hg_path_join(dir, "out");
     fflush(stdout);
     int saved = dup(STDOUT_FILENO), fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
     ck_assert_int_eq(dup2(fd, STDOUT_FILENO), STDOUT_FILENO);
@@ -720,7 +707,7 @@ START_TEST(cli_main_writes_to_stdout)
     free(text);
     free(out);
     free(db);
-    rm_rf(dir);
+    audittest_rm_rf(dir);
     free(dir);
 }
 END_TEST

@@ -10,6 +10,7 @@
  * full batch, hg_audit_sync and hg_audit_stop do not wait.
  */
 #include "audit.h"
+#include "audittest.h"
 #include "audit_sqlite.h"
 #include "util.h"
 
@@ -22,29 +23,6 @@
 #include <time.h>
 
 #define DAY_MS (24 * 60 * 60 * 1000LL)
-
-static char *make_tmpdir(void)
-{
-    char tmpl[] = "/tmp/hg-auditdb-XXXXXX";
-    ck_assert_ptr_nonnull(mkdtemp(tmpl));
-    return hg_xstrdup(tmpl);
-}
-
-static void rm_rf(const char *dir)
-{
-    char *cmd = hg_xasprintf("rm -rf '%s'", dir);
-    ck_assert_int_eq(system(cmd), 0);
-    free(cmd);
-}
-
-typedef struct {
-    _Atomic int64_t now;
-} fake_clock_t;
-
-static int64_t fake_now(void *ctx)
-{
-    return atomic_load(&((fake_clock_t *)ctx)->now);
-}
 
 /* an audit trail with a SQLite store in dir, started with the tuning `t` */
 static hg_audit_t *start_tuned(const char *dir, const hg_audit_tuning_t *t)
@@ -61,19 +39,12 @@ static hg_audit_t *start_tuned(const char *dir, const hg_audit_tuning_t *t)
     return a;
 }
 
-static hg_audit_stats_t stats(hg_audit_t *a)
-{
-    hg_audit_stats_t s;
-    hg_audit_stats(a, &s);
-    return s;
-}
-
 /* polls the writer's counters until `cond` holds (3 s at most) */
 #define WAIT_FOR(a, cond)                                                                                                          \
     do {                                                                                                                           \
         int64_t deadline_ = (int64_t)hg_now_ms() + 3000;                                                                           \
         for (;;) {                                                                                                                 \
-            hg_audit_stats_t st = stats(a);                                                                                        \
+            hg_audit_stats_t st = audittest_stats(a);                                                                              \
             if (cond)                                                                                                              \
                 break;                                                                                                             \
             ck_assert_msg((int64_t)hg_now_ms() < deadline_, "timed out waiting for %s", #cond);                                    \
@@ -90,27 +61,6 @@ static hg_audit_record_t *record(int64_t ts_ms, const char *const *pairs, size_t
     for (size_t i = 0; i != num_pairs; ++i)
         hg_audit_record_add_pair(r, pairs[2 * i], pairs[2 * i + 1]);
     return r;
-}
-
-/* the object index as "term:record ..." (ordered by term, then record), "" when empty; a new string */
-static char *object_index(const char *db_path)
-{
-    sqlite3 *db;
-    ck_assert_int_eq(sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-    ck_assert_int_eq(
-        sqlite3_exec(db, "CREATE VIRTUAL TABLE temp.terms USING fts5vocab(main, objects, 'instance')", NULL, NULL, NULL),
-        SQLITE_OK);
-    sqlite3_stmt *st;
-    ck_assert_int_eq(sqlite3_prepare_v2(db,
-                                        "SELECT coalesce(group_concat(t, ' '), '') FROM"
-                                        " (SELECT term || ':' || doc AS t FROM temp.terms ORDER BY term, doc)",
-                                        -1, &st, NULL),
-                     SQLITE_OK);
-    ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
-    char *out = hg_xstrdup((const char *)sqlite3_column_text(st, 0));
-    sqlite3_finalize(st);
-    sqlite3_close(db);
-    return out;
 }
 
 /* the pairs column of record `id` as stored */
@@ -132,7 +82,7 @@ static char *stored_pairs(const char *db_path, int id)
 
 START_TEST(index_holds_each_id_once_per_record_and_retention_removes_it)
 {
-    char *dir = make_tmpdir(), *db_path = hg_path_join(dir, "audit.db");
+    char *dir = audittest_tmpdir("hg-auditdb"), *db_path = hg_path_join(dir, "audit.db");
     fake_clock_t clock = {.now = 1717243200000LL}; /* 2024-06-01T12:00:00Z */
     hg_audit_tuning_t t;
     hg_audit_tuning_defaults(&t);
@@ -149,7 +99,7 @@ START_TEST(index_holds_each_id_once_per_record_and_retention_removes_it)
     ck_assert_int_eq(hg_audit_submit(a, record(old, NULL, 0)), 0);
     ck_assert_int_eq(hg_audit_submit(a, record(clock.now, p3, 1)), 0);
     ck_assert_int_eq(hg_audit_sync(a, 3000), 0);
-    char *index = object_index(db_path);
+    char *index = audittest_object_index(db_path);
     ck_assert_str_eq(index, "007:2 12:1 12:2 34:1 7:3 7:5 x:3 x:5 x3f3f:1 x6122625c63:2 xc3a9:2");
     free(index);
     char *pairs = stored_pairs(db_path, 1);
@@ -164,13 +114,13 @@ START_TEST(index_holds_each_id_once_per_record_and_retention_removes_it)
     /* retention rebuilds the terms from the stored pairs and removes exactly those of the 4 old records */
     atomic_store(&clock.now, clock.now + t.retention_check_ms);
     ck_assert_int_eq(hg_audit_sync(a, 3000), 0);
-    ck_assert_uint_eq(stats(a).expired, 4);
-    index = object_index(db_path);
+    ck_assert_uint_eq(audittest_stats(a).expired, 4);
+    index = audittest_object_index(db_path);
     ck_assert_str_eq(index, "7:5 x:5");
     free(index);
     hg_audit_free(a);
     free(db_path);
-    rm_rf(dir);
+    audittest_rm_rf(dir);
     free(dir);
 }
 END_TEST
@@ -205,7 +155,7 @@ END_TEST
 
 START_TEST(group_commit_waits_for_the_interval_or_a_full_batch)
 {
-    char *dir = make_tmpdir(), *db_path = hg_path_join(dir, "audit.db");
+    char *dir = audittest_tmpdir("hg-auditdb"), *db_path = hg_path_join(dir, "audit.db");
     hg_audit_tuning_t t;
     hg_audit_tuning_defaults(&t);
     t.batch_max = 4;
@@ -220,13 +170,13 @@ START_TEST(group_commit_waits_for_the_interval_or_a_full_batch)
     for (int i = 0; i != 4; ++i)
         ck_assert_int_eq(hg_audit_submit(a, record(now, p, 1)), 0);
     WAIT_FOR(a, st.written == 5);
-    hg_audit_stats_t s = stats(a);
+    hg_audit_stats_t s = audittest_stats(a);
     ck_assert_uint_eq(s.batches, 2);
     ck_assert_uint_eq(s.max_batch, 4);
     /* sync does not wait for the interval */
     ck_assert_int_eq(hg_audit_submit(a, record(now, p, 1)), 0);
     ck_assert_int_eq(hg_audit_sync(a, 3000), 0);
-    s = stats(a);
+    s = audittest_stats(a);
     ck_assert_uint_eq(s.written, 6);
     ck_assert_uint_eq(s.batches, 3);
     /* nor does stop */
@@ -235,13 +185,13 @@ START_TEST(group_commit_waits_for_the_interval_or_a_full_batch)
     uint64_t t0 = hg_now_ms();
     hg_audit_stop(a, 3000);
     ck_assert_uint_lt(hg_now_ms() - t0, 3000);
-    s = stats(a);
+    s = audittest_stats(a);
     ck_assert_uint_eq(s.written, 8);
     ck_assert_uint_eq(s.batches, 4);
     ck_assert_uint_eq(s.dropped, 0);
     hg_audit_free(a);
     free(db_path);
-    rm_rf(dir);
+    audittest_rm_rf(dir);
     free(dir);
 }
 END_TEST
