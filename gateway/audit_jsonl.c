@@ -1,7 +1,8 @@
 /*
  * audit_jsonl.c: the JSON Lines audit store: formats a batch into one buffer
  * and appends it with write(2), resuming after partial failures, reopening
- * deleted or failed files. See audit_jsonl.h.
+ * deleted or failed files. Lines come from hg_audit_record_append_json, which
+ * prints what jansson would without building its objects. See audit_jsonl.h.
  */
 #include "audit_jsonl.h"
 #include "util.h"
@@ -82,12 +83,8 @@ static void format_batch(hg_audit_jsonl_t *j, hg_audit_record_t *const *recs, si
 {
     j->len = j->off = 0;
     for (size_t i = 0; i != n; ++i) {
-        json_t *o = hg_audit_record_to_json(recs[i]);
-        char *line = json_dumps(o, HG_AUDIT_JSON_FLAGS);
-        json_decref(o);
-        append(j, line, strlen(line));
+        hg_audit_record_append_json(recs[i], &j->buf, &j->len, &j->cap);
         append(j, "\n", 1);
-        free(line);
     }
     j->pending = 1;
 }
