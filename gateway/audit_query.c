@@ -1,11 +1,14 @@
 /*
  * audit_query.c: audit filters (parsed and checked once for both front ends),
- * RFC 3339 time parsing, and the query itself: one SELECT with a bound
- * parameter per filter, newest first, keyset paging on the record id.
+ * RFC 3339 time parsing, and the query itself: the store's blocks newest
+ * first, skipped when their time span or Bloom filters rule them out, and in
+ * the others one SELECT with a bound parameter per filter; keyset paging on
+ * the record id.
  * See audit_query.h.
  */
 #include "audit_query.h"
 #include "audit.h"
+#include "audit_index.h"
 #include "audit_sqlite.h"
 #include "util.h"
 
@@ -263,6 +266,122 @@ static void store_error(hg_violations_t *errors, const char *message)
     hg_violations_add(errors, "", "audit_store", "%s", message);
 }
 
+/* the filters that the block index can rule out: their keys, in the fields filter or the objects filter */
+typedef struct {
+    uint64_t fields[8], objects[1];
+    size_t nfields, nobjects;
+} keys_t;
+
+static void filter_keys(const hg_audit_filter_t *f, keys_t *k)
+{
+    static const struct {
+        int which, kind;
+    } text_keys[] = {{F_REQUEST_ID, HG_AUDIT_KEY_REQUEST_ID},
+                     {F_SUBJECT, HG_AUDIT_KEY_SUBJECT},
+                     {F_CLIENT, HG_AUDIT_KEY_CLIENT},
+                     {F_ROUTE, HG_AUDIT_KEY_ROUTE}};
+    k->nfields = k->nobjects = 0;
+    for (size_t i = 0; i != sizeof(text_keys) / sizeof(text_keys[0]); ++i) {
+        const char *v = f->text[text_keys[i].which];
+        if (f->given[text_keys[i].which])
+            k->fields[k->nfields++] = hg_audit_key(text_keys[i].kind, v, strlen(v));
+    }
+    if (f->given[F_DECISION])
+        k->fields[k->nfields++] = hg_audit_key(HG_AUDIT_KEY_DECISION, f->decision, strlen(f->decision));
+    if (f->given[F_STATUS]) {
+        char status[4];
+        snprintf(status, sizeof(status), "%03d", f->status_lo);
+        k->fields[k->nfields++] = f->status_lo == f->status_hi ? hg_audit_key(HG_AUDIT_KEY_STATUS, status, 3)
+                                                               : hg_audit_key(HG_AUDIT_KEY_STATUS_CLASS, status, 1);
+    }
+    if (f->given[F_OBJECT_ID])
+        k->objects[k->nobjects++] = hg_audit_key(HG_AUDIT_KEY_OBJECT, f->text[F_OBJECT_ID], strlen(f->text[F_OBJECT_ID]));
+}
+
+/* 1 when the blob in column i may hold every key */
+static int bloom_may_match(sqlite3_stmt *st, int i, const uint64_t *keys, size_t n)
+{
+    const uint8_t *bloom = sqlite3_column_blob(st, i);
+    size_t bytes = (size_t)sqlite3_column_bytes(st, i);
+    for (size_t k = 0; k != n; ++k)
+        if (!hg_audit_bloom_may_contain(bloom, bytes, keys[k]))
+            return 0;
+    return 1;
+}
+
+/* a query in progress: the records statement, bound per id range, and what it found so far */
+typedef struct {
+    sqlite3_stmt *records;
+    int first_range_param; /* ?N of the range's low end; high end and limit follow */
+    json_t *found;
+    int limit;
+    sqlite3_int64 last_id;
+} scan_t;
+
+/* adds the matching records with ids in [lo, hi], newest first, up to limit + 1 in all; SQLite's result code */
+static int scan_range(scan_t *sc, int64_t lo, int64_t hi)
+{
+    sqlite3_stmt *st = sc->records;
+    sqlite3_bind_int64(st, sc->first_range_param, lo);
+    sqlite3_bind_int64(st, sc->first_range_param + 1, hi);
+    sqlite3_bind_int(st, sc->first_range_param + 2, sc->limit + 1 - (int)json_array_size(sc->found));
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        hg_audit_record_t *r = hg_audit_sqlite_read_row(st, 1);
+        json_array_append_new(sc->found, hg_audit_record_to_json(r));
+        hg_audit_record_free(r);
+        if (json_array_size(sc->found) <= (size_t)sc->limit)
+            sc->last_id = sqlite3_column_int64(st, 0);
+    }
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+/*
+ * Runs the scan over the records not sealed into a block yet, then over the blocks newest first that the
+ * time span and the Bloom filters do not rule out, until limit + 1 records are found. Inside one read
+ * transaction, so that a block sealed meanwhile is not seen both as records after the last block and as
+ * a block.
+ */
+static int scan_blocks(sqlite3 *db, scan_t *sc, const hg_audit_filter_t *f, int64_t upper)
+{
+    keys_t k;
+    filter_keys(f, &k);
+    sqlite3_stmt *tail = NULL, *blocks = NULL;
+    int rc = sqlite3_prepare_v2(db, "SELECT ifnull(max(last_id), 0) FROM blocks", -1, &tail, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_prepare_v2(db,
+                                "SELECT first_id, last_id, fields_bloom, objects_bloom FROM blocks"
+                                " WHERE first_id <= ? AND max_ts >= ? AND min_ts < ? ORDER BY last_id DESC",
+                                -1, &blocks, NULL);
+    if (rc != SQLITE_OK)
+        goto Exit;
+    if ((rc = sqlite3_step(tail)) != SQLITE_ROW)
+        goto Exit;
+    int64_t sealed = sqlite3_column_int64(tail, 0);
+    rc = upper > sealed ? scan_range(sc, sealed + 1, upper) : SQLITE_OK;
+    sqlite3_bind_int64(blocks, 1, upper);
+    sqlite3_bind_int64(blocks, 2, f->given[F_SINCE] ? f->since : INT64_MIN);
+    sqlite3_bind_int64(blocks, 3, f->given[F_UNTIL] ? f->until : INT64_MAX);
+    while (rc == SQLITE_OK && json_array_size(sc->found) <= (size_t)sc->limit) {
+        int step = sqlite3_step(blocks);
+        if (step != SQLITE_ROW) {
+            rc = step == SQLITE_DONE ? SQLITE_OK : step;
+            break;
+        }
+        /* the object filter is read only when the query has an object id: it is the larger one */
+        if ((k.nfields != 0 && !bloom_may_match(blocks, 2, k.fields, k.nfields)) ||
+            (k.nobjects != 0 && !bloom_may_match(blocks, 3, k.objects, k.nobjects)))
+            continue;
+        int64_t hi = sqlite3_column_int64(blocks, 1);
+        rc = scan_range(sc, sqlite3_column_int64(blocks, 0), hi < upper ? hi : upper);
+    }
+Exit:
+    sqlite3_finalize(tail);
+    sqlite3_finalize(blocks);
+    return rc;
+}
+
 json_t *hg_audit_query(const char *db_path, const hg_audit_filter_t *f, hg_violations_t *errors)
 {
     char err[512];
@@ -271,7 +390,7 @@ json_t *hg_audit_query(const char *db_path, const hg_audit_filter_t *f, hg_viola
         store_error(errors, err);
         return NULL;
     }
-    char *sql = hg_xasprintf("SELECT id, %s FROM records WHERE 1", hg_audit_sqlite_columns());
+    /* the exact filters; the id range and the limit come last */
     static const struct {
         int which;
         const char *cond;
@@ -283,8 +402,8 @@ json_t *hg_audit_query(const char *db_path, const hg_audit_filter_t *f, hg_viola
                  {F_DECISION, " AND decision = ?"},
                  {F_STATUS, " AND status BETWEEN ? AND ?"},
                  {F_REQUEST_ID, " AND request_id = ?"},
-                 {F_OBJECT_ID, " AND " HG_AUDIT_SQLITE_OBJECT_COND},
-                 {F_CURSOR, " AND id < ?"}};
+                 {F_OBJECT_ID, " AND hg_has_object(pairs, ?)"}};
+    char *sql = hg_xasprintf("SELECT id, %s FROM records WHERE 1", hg_audit_sqlite_columns());
     for (size_t i = 0; i != sizeof(conds) / sizeof(conds[0]); ++i) {
         if (f->given[conds[i].which]) {
             char *more = hg_xasprintf("%s%s", sql, conds[i].cond);
@@ -292,16 +411,12 @@ json_t *hg_audit_query(const char *db_path, const hg_audit_filter_t *f, hg_viola
             sql = more;
         }
     }
-    char *full = hg_xasprintf("%s ORDER BY id DESC LIMIT ?", sql);
+    char *full = hg_xasprintf("%s AND id BETWEEN ? AND ? ORDER BY id DESC LIMIT ?", sql);
     free(sql);
     json_t *answer = NULL;
-    sqlite3_stmt *st = NULL;
-    char *match = NULL;
-    if (sqlite3_prepare_v2(db, full, -1, &st, NULL) != SQLITE_OK) {
-        snprintf(err, sizeof(err), "audit store %s: querying: %s", db_path, sqlite3_errmsg(db));
-        store_error(errors, err);
-        goto Exit;
-    }
+    scan_t sc = {.limit = f->limit};
+    if (sqlite3_prepare_v2(db, full, -1, &sc.records, NULL) != SQLITE_OK)
+        goto Fail;
     int k = 0;
     for (size_t i = 0; i != sizeof(conds) / sizeof(conds[0]); ++i) {
         int w = conds[i].which;
@@ -309,63 +424,52 @@ json_t *hg_audit_query(const char *db_path, const hg_audit_filter_t *f, hg_viola
             continue;
         switch (w) {
         case F_SINCE:
-            sqlite3_bind_int64(st, ++k, f->since);
+            sqlite3_bind_int64(sc.records, ++k, f->since);
             break;
         case F_UNTIL:
-            sqlite3_bind_int64(st, ++k, f->until);
+            sqlite3_bind_int64(sc.records, ++k, f->until);
             break;
         case F_DECISION:
-            sqlite3_bind_text(st, ++k, f->decision, -1, SQLITE_STATIC);
+            sqlite3_bind_text(sc.records, ++k, f->decision, -1, SQLITE_STATIC);
             break;
         case F_STATUS:
-            sqlite3_bind_int(st, ++k, f->status_lo);
-            sqlite3_bind_int(st, ++k, f->status_hi);
-            break;
-        case F_CURSOR:
-            sqlite3_bind_int64(st, ++k, f->cursor);
-            break;
-        case F_OBJECT_ID:
-            match = hg_audit_sqlite_object_match(f->text[w]);
-            sqlite3_bind_text(st, ++k, match, -1, SQLITE_STATIC);
+            sqlite3_bind_int(sc.records, ++k, f->status_lo);
+            sqlite3_bind_int(sc.records, ++k, f->status_hi);
             break;
         default:
-            sqlite3_bind_text(st, ++k, f->text[w], -1, SQLITE_STATIC);
+            sqlite3_bind_text(sc.records, ++k, f->text[w], -1, SQLITE_STATIC);
             break;
         }
     }
-    sqlite3_bind_int(st, ++k, f->limit + 1);
-    json_t *records = json_array();
-    sqlite3_int64 last_id = 0;
-    int rc, more = 0;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (json_array_size(records) == (size_t)f->limit) {
-            more = 1;
-            break;
-        }
-        last_id = sqlite3_column_int64(st, 0);
-        hg_audit_record_t *r = hg_audit_sqlite_read_row(st, 1);
-        json_array_append_new(records, hg_audit_record_to_json(r));
-        hg_audit_record_free(r);
-    }
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-        snprintf(err, sizeof(err), "audit store %s: querying: %s", db_path, sqlite3_errmsg(db));
-        store_error(errors, err);
-        json_decref(records);
-        goto Exit;
-    }
+    sc.first_range_param = k + 1;
+    sc.found = json_array();
+    if (sqlite3_exec(db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
+        goto Fail;
+    int rc = scan_blocks(db, &sc, f, f->given[F_CURSOR] ? f->cursor - 1 : INT64_MAX);
+    sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+    if (rc != SQLITE_OK)
+        goto Fail;
+    int more = json_array_size(sc.found) > (size_t)f->limit;
+    if (more)
+        json_array_remove(sc.found, (size_t)f->limit);
     answer = json_object();
-    json_object_set_new(answer, "records", records);
+    json_object_set_new(answer, "records", sc.found);
+    sc.found = NULL;
     if (more) {
         char cursor[24];
-        snprintf(cursor, sizeof(cursor), "%lld", (long long)last_id);
+        snprintf(cursor, sizeof(cursor), "%lld", (long long)sc.last_id);
         json_object_set_new(answer, "next_cursor", json_string(cursor));
     } else {
         json_object_set_new(answer, "next_cursor", json_null());
     }
+    goto Exit;
+Fail:
+    snprintf(err, sizeof(err), "audit store %s: querying: %s", db_path, sqlite3_errmsg(db));
+    store_error(errors, err);
 Exit:
-    sqlite3_finalize(st);
+    json_decref(sc.found);
+    sqlite3_finalize(sc.records);
     sqlite3_close(db);
-    free(match);
     free(full);
     return answer;
 }

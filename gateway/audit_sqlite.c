@@ -1,20 +1,22 @@
 /*
  * audit_sqlite.c: the SQLite audit store. Creates, checks or migrates the
  * schema, inserts batches in one transaction with statements prepared once per
- * connection, deletes old records for retention, and notices a database file
- * that was deleted or replaced under it. Used by the writer thread only, except
- * hg_audit_sqlite_open_readonly, hg_audit_sqlite_read_row and
- * hg_audit_sqlite_object_match, which the query side calls on its own
+ * connection, keeps the block index (audit_index.h) in step with the records,
+ * deletes old records for retention, and notices a database file that was
+ * deleted or replaced under it. Used by the writer thread only, except the
+ * reading functions at the end, which the query side calls on its own
  * connection. See audit_sqlite.h.
  *
- * The object index is an FTS5 table used as a plain inverted index (object id
- * -> record ids): FTS5 collects a transaction's terms in memory and writes them
- * as one sorted segment, merged incrementally, so an id costs about a tenth
- * of a b-tree insert (bench_audit, 100 pairs per record in batches of 512:
- * about 55 us of writer CPU per record, against 400 to 485 with the b-tree of
- * version 1).
+ * The open block (the records after the last sealed one) lives in memory as
+ * key hashes; it is sealed, its filters built and written as one `blocks` row,
+ * in the transaction that fills it. Whenever the memory may disagree with the
+ * file (a new connection, a failed transaction), it is rebuilt from the
+ * records after the last sealed block, which is also how an older store gets
+ * its index after an upgrade.
  */
 #include "audit_sqlite.h"
+#include "audit_index.h"
+#include "audit_pairs.h"
 #include "util.h"
 
 #include <errno.h>
@@ -26,11 +28,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* a growing string; `len` excludes the NUL that always follows */
+/* the open block: records after the last sealed block, as key hashes */
 typedef struct {
-    char *buf;
-    size_t len, cap;
-} text_t;
+    int valid; /* agrees with the database; else rebuilt before the next write */
+    int64_t first_id, last_id, min_ts, max_ts;
+    size_t records;
+    hg_audit_keys_t fields, objects;
+} block_t;
 
 struct st_hg_audit_sqlite_t {
     char *path;
@@ -38,9 +42,9 @@ struct st_hg_audit_sqlite_t {
     sqlite3 *db; /* NULL while closed */
     dev_t dev;   /* the file the connection has open */
     ino_t ino;
-    sqlite3_stmt *insert_record, *insert_objects, *select_expired, *delete_objects, *delete_record;
-    /* scratch text for one record, reused: the pairs column and the object index's terms */
-    text_t pairs, terms;
+    sqlite3_stmt *insert_record, *insert_block, *oldest_block, *delete_expired, *delete_block;
+    hg_audit_blob_t pairs, bloom; /* scratch: one record's pairs column, one block's filter */
+    block_t block;
 };
 
 #define COLUMNS                                                                                                                    \
@@ -49,13 +53,14 @@ struct st_hg_audit_sqlite_t {
     "num_errors, hubspot_correlation_id, duration_ms, upstream_ms, body_sha256, client_addr, user_agent, error, pairs"
 
 /*
- * The object index: one "document" per record (rowid = records.id) whose terms are the object ids of its
- * forwarded pairs. Contentless (the ids are in records.pairs already), no positions, no sizes; the ascii
- * tokenizer splits on ASCII punctuation and space only, and every term we write is [0-9a-fx]+ (see
- * append_term), so each id is exactly one term. Retention removes a record's terms with the 'delete'
- * command, which needs them again: they are rebuilt from records.pairs by the same function.
+ * One row per sealed block, keyed by its last record id: the id range and time span it covers, how many
+ * records and keys it has, and its two filters (fields first, so that a query on fields never reads the
+ * larger object filter).
  */
-#define OBJECTS_SQL "CREATE VIRTUAL TABLE objects USING fts5(object_ids, content='', detail=none, columnsize=0, tokenize='ascii');"
+#define BLOCKS_SQL                                                                                                                 \
+    "CREATE TABLE blocks (last_id INTEGER PRIMARY KEY, first_id INTEGER NOT NULL, min_ts INTEGER NOT NULL,"                        \
+    " max_ts INTEGER NOT NULL, records INTEGER NOT NULL, fields_keys INTEGER NOT NULL, objects_keys INTEGER NOT NULL,"             \
+    " fields_bloom BLOB NOT NULL, objects_bloom BLOB NOT NULL);"
 
 static const char schema_sql[] =
     "CREATE TABLE schema_version (version INTEGER NOT NULL);"
@@ -67,18 +72,19 @@ static const char schema_sql[] =
     " duplicates INTEGER, coerced INTEGER, dropped_fields INTEGER, hubspot_status TEXT, num_errors INTEGER,"
     " hubspot_correlation_id TEXT, duration_ms REAL, upstream_ms REAL, body_sha256 TEXT, client_addr TEXT,"
     " user_agent TEXT, error TEXT,"
-    " pairs TEXT" /* the forwarded pairs as [["from","to"],...], NULL when none */
-    ");"
-    "CREATE INDEX records_ts ON records (ts);"
-    "CREATE INDEX records_request_id ON records (request_id);"
-    "CREATE INDEX records_subject ON records (subject);"
-    "CREATE INDEX records_client ON records (client);"
-    "CREATE INDEX records_route ON records (route);"
-    "CREATE INDEX records_decision ON records (decision);"
-    "CREATE INDEX records_status ON records (status);" OBJECTS_SQL "INSERT INTO schema_version (version) VALUES (2);";
+    " pairs BLOB" /* audit_pairs.h; NULL when none */
+    ");" BLOCKS_SQL "INSERT INTO schema_version (version) VALUES (3);";
 
-/* version 1 kept the object index as a b-tree table objects (object_id TEXT, record_id INTEGER) */
-static const char migrate_1_sql[] = "DROP TABLE objects;" OBJECTS_SQL "UPDATE schema_version SET version = 2;";
+/*
+ * Versions 1 and 2 indexed every record: seven b-tree indexes on its fields and an object index (a b-tree
+ * table in version 1, FTS5 in version 2). Their records stay as they are (pairs as JSON text); the index
+ * is rebuilt from them when the writer next opens the store.
+ */
+static const char upgrade_sql[] =
+    "DROP TABLE IF EXISTS objects;"
+    "DROP INDEX IF EXISTS records_ts; DROP INDEX IF EXISTS records_request_id; DROP INDEX IF EXISTS records_subject;"
+    "DROP INDEX IF EXISTS records_client; DROP INDEX IF EXISTS records_route; DROP INDEX IF EXISTS records_decision;"
+    "DROP INDEX IF EXISTS records_status;" BLOCKS_SQL "UPDATE schema_version SET version = 3;";
 
 const char *hg_audit_sqlite_columns(void)
 {
@@ -109,7 +115,7 @@ hg_audit_sqlite_t *hg_audit_sqlite_new(const char *path, int busy_timeout_ms)
 
 static void close_db(hg_audit_sqlite_t *s)
 {
-    sqlite3_stmt **stmts[] = {&s->insert_record, &s->insert_objects, &s->select_expired, &s->delete_objects, &s->delete_record};
+    sqlite3_stmt **stmts[] = {&s->insert_record, &s->insert_block, &s->oldest_block, &s->delete_expired, &s->delete_block};
     for (size_t i = 0; i != sizeof(stmts) / sizeof(stmts[0]); ++i) {
         sqlite3_finalize(*stmts[i]);
         *stmts[i] = NULL;
@@ -117,6 +123,7 @@ static void close_db(hg_audit_sqlite_t *s)
     if (s->db != NULL)
         sqlite3_close(s->db);
     s->db = NULL;
+    s->block.valid = 0;
 }
 
 void hg_audit_sqlite_free(hg_audit_sqlite_t *s)
@@ -124,152 +131,12 @@ void hg_audit_sqlite_free(hg_audit_sqlite_t *s)
     if (s == NULL)
         return;
     close_db(s);
+    hg_audit_keys_dispose(&s->block.fields);
+    hg_audit_keys_dispose(&s->block.objects);
     free(s->pairs.buf);
-    free(s->terms.buf);
+    free(s->bloom.buf);
     free(s->path);
     free(s);
-}
-
-/* text */
-
-static void text_reserve(text_t *t, size_t more)
-{
-    if (t->len + more + 1 <= t->cap)
-        return;
-    while (t->len + more + 1 > t->cap)
-        t->cap = t->cap != 0 ? t->cap * 2 : 4096;
-    t->buf = hg_xrealloc(t->buf, t->cap);
-}
-
-static void text_add(text_t *t, const char *s, size_t n)
-{
-    text_reserve(t, n);
-    memcpy(t->buf + t->len, s, n);
-    t->len += n;
-    t->buf[t->len] = '\0';
-}
-
-static void text_clear(text_t *t)
-{
-    text_reserve(t, 0);
-    t->len = 0;
-    t->buf[0] = '\0';
-}
-
-/*
- * The object index's term for an id, followed by a space: the id itself when it is 1 to 64 ASCII digits
- * (always, for ids that passed the schema), else "x" and the hex of its bytes, so that any string is one
- * term of the ascii tokenizer and no two ids share a term.
- */
-static void append_term_n(text_t *t, const char *id, size_t n, int digits)
-{
-    static const char hex[] = "0123456789abcdef";
-    if (digits && n != 0 && n <= 64) {
-        text_reserve(t, n + 1);
-        memcpy(t->buf + t->len, id, n);
-        t->len += n;
-    } else {
-        text_reserve(t, 2 * n + 2);
-        t->buf[t->len++] = 'x';
-        for (size_t i = 0; i != n; ++i) {
-            t->buf[t->len++] = hex[(unsigned char)id[i] >> 4];
-            t->buf[t->len++] = hex[(unsigned char)id[i] & 15];
-        }
-    }
-    t->buf[t->len++] = ' ';
-    t->buf[t->len] = '\0';
-}
-
-static void append_term(text_t *t, const char *id)
-{
-    size_t n = strlen(id);
-    append_term_n(t, id, n, strspn(id, "0123456789") == n);
-}
-
-char *hg_audit_sqlite_object_match(const char *object_id)
-{
-    text_t t = {0};
-    text_add(&t, "\"", 1);
-    append_term(&t, object_id);
-    t.buf[t.len - 1] = '"'; /* over the term's trailing space */
-    return t.buf;
-}
-
-/*
- * Appends one id to the pairs column's JSON and its term to the index's text. The term is made from the
- * id as stored (invalid UTF-8 repaired), because retention rebuilds the terms from the stored JSON and
- * must find exactly the ones that were written. One pass over the id decides whether it is all digits
- * (the common case: copied into both texts) and whether JSON writes it as it is (printable ASCII
- * without '"' and '\\'); anything else goes through jansson.
- */
-static void append_id(hg_audit_sqlite_t *s, const char *id)
-{
-    size_t n = 0;
-    int digits = 1, plain = 1;
-    for (const unsigned char *p = (const unsigned char *)id; *p != '\0'; ++p, ++n) {
-        if ((unsigned)(*p - '0') > 9) {
-            digits = 0;
-            if (*p < 0x20 || *p > 0x7e || *p == '"' || *p == '\\')
-                plain = 0;
-        }
-    }
-    if (!plain) {
-        json_t *j = hg_audit_json_string(id);
-        char *dumped = json_dumps(j, JSON_ENCODE_ANY | JSON_COMPACT);
-        text_add(&s->pairs, dumped, strlen(dumped));
-        append_term(&s->terms, json_string_value(j));
-        free(dumped);
-        json_decref(j);
-        return;
-    }
-    text_reserve(&s->pairs, n + 2);
-    char *o = s->pairs.buf + s->pairs.len;
-    *o++ = '"';
-    memcpy(o, id, n);
-    o[n] = '"';
-    s->pairs.len += n + 2;
-    append_term_n(&s->terms, id, n, digits);
-}
-
-/* fills s->pairs with [["from","to"],...] and s->terms with the index's text for the record's pairs */
-static void format_pairs(hg_audit_sqlite_t *s, const hg_audit_record_t *r)
-{
-    text_clear(&s->pairs);
-    text_clear(&s->terms);
-    for (size_t i = 0; i != r->num_pairs; ++i) {
-        text_add(&s->pairs, i == 0 ? "[[" : ",[", 2);
-        append_id(s, r->pairs[2 * i]);
-        text_add(&s->pairs, ",", 1);
-        append_id(s, r->pairs[2 * i + 1]);
-        text_add(&s->pairs, "]", 1);
-    }
-    if (r->num_pairs != 0)
-        text_add(&s->pairs, "]", 1);
-    s->pairs.buf[s->pairs.len] = '\0';
-    s->terms.buf[s->terms.len] = '\0';
-}
-
-/* the index's text for a stored pairs column (as format_pairs made it); 0, or -1 when it is not such JSON */
-static int terms_of_stored(text_t *terms, const char *pairs)
-{
-    text_clear(terms);
-    json_t *a = json_loads(pairs, 0, NULL);
-    if (!json_is_array(a)) {
-        json_decref(a);
-        return -1;
-    }
-    size_t i;
-    json_t *p;
-    json_array_foreach(a, i, p)
-    {
-        for (size_t side = 0; side != 2; ++side) {
-            const char *id = json_string_value(json_array_get(p, side));
-            if (id != NULL)
-                append_term(terms, id);
-        }
-    }
-    json_decref(a);
-    return 0;
 }
 
 /* schema */
@@ -334,35 +201,6 @@ static int step_done(sqlite3_stmt *st)
     return rc == SQLITE_DONE ? 0 : -1;
 }
 
-/* version 1 to 2: the object index becomes FTS5, filled from every record's pairs (inside the caller's transaction) */
-static int migrate_1(hg_audit_sqlite_t *s, char *err, size_t errlen)
-{
-    static const char what[] = "upgrading the schema from version 1";
-    sqlite3_stmt *sel = NULL, *ins = NULL;
-    int rc = -1;
-    if (exec(s, migrate_1_sql, what, err, errlen) != 0)
-        return -1;
-    if (sqlite3_prepare_v2(s->db, "SELECT id, pairs FROM records WHERE pairs IS NOT NULL", -1, &sel, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(s->db, "INSERT INTO objects (rowid, object_ids) VALUES (?, ?)", -1, &ins, NULL) != SQLITE_OK)
-        goto Exit;
-    int step;
-    while ((step = sqlite3_step(sel)) == SQLITE_ROW) {
-        if (terms_of_stored(&s->terms, (const char *)sqlite3_column_text(sel, 1)) != 0)
-            continue; /* not written by us: nothing to index */
-        sqlite3_bind_int64(ins, 1, sqlite3_column_int64(sel, 0));
-        sqlite3_bind_text(ins, 2, s->terms.buf, (int)s->terms.len, SQLITE_STATIC);
-        if (step_done(ins) != 0)
-            goto Exit;
-    }
-    rc = step == SQLITE_DONE ? 0 : -1;
-Exit:
-    if (rc != 0)
-        db_err(s->db, s->path, what, err, errlen);
-    sqlite3_finalize(sel);
-    sqlite3_finalize(ins);
-    return rc;
-}
-
 /* creates the schema in an empty database, upgrades an older one, or checks it (inside the caller's transaction) */
 static int ensure_schema(hg_audit_sqlite_t *s, char *err, size_t errlen)
 {
@@ -373,13 +211,119 @@ static int ensure_schema(hg_audit_sqlite_t *s, char *err, size_t errlen)
     case 0:
         return exec(s, schema_sql, "creating the schema", err, errlen);
     case 1:
-        return migrate_1(s, err, errlen);
+    case 2:
+        return exec(s, upgrade_sql, "upgrading the schema", err, errlen);
     case HG_AUDIT_SCHEMA_VERSION:
         return 0;
     default:
         wrong_version(s->path, version, err, errlen);
         return -1;
     }
+}
+
+/* after a failed statement: roll back, and drop a connection that cannot recover by itself */
+static void fail(hg_audit_sqlite_t *s, const char *what, char *err, size_t errlen)
+{
+    db_err(s->db, s->path, what, err, errlen);
+    int code = sqlite3_extended_errcode(s->db) & 0xff;
+    sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    if (code == SQLITE_IOERR || code == SQLITE_CORRUPT || code == SQLITE_NOTADB || code == SQLITE_CANTOPEN ||
+        code == SQLITE_READONLY)
+        close_db(s);
+}
+
+/* the block index */
+
+static void block_add(block_t *b, int64_t id, const hg_audit_record_t *r)
+{
+    if (b->records == 0) {
+        b->first_id = id;
+        b->min_ts = b->max_ts = r->ts_ms;
+    }
+    b->last_id = id;
+    if (r->ts_ms < b->min_ts)
+        b->min_ts = r->ts_ms;
+    if (r->ts_ms > b->max_ts)
+        b->max_ts = r->ts_ms;
+    ++b->records;
+    hg_audit_keys_of(r, &b->fields, &b->objects);
+}
+
+static int block_full(const block_t *b)
+{
+    return b->records >= HG_AUDIT_BLOCK_RECORDS || b->objects.n >= HG_AUDIT_BLOCK_OBJECT_KEYS ||
+           b->max_ts - b->min_ts >= HG_AUDIT_BLOCK_SPAN_MS;
+}
+
+static void block_clear(block_t *b)
+{
+    b->records = 0;
+    hg_audit_keys_clear(&b->fields);
+    hg_audit_keys_clear(&b->objects);
+}
+
+static void bind_bloom(hg_audit_sqlite_t *s, int i, const hg_audit_keys_t *keys)
+{
+    size_t bytes = hg_audit_bloom_size(keys->n);
+    if (bytes > s->bloom.cap) {
+        s->bloom.cap = bytes;
+        s->bloom.buf = hg_xrealloc(s->bloom.buf, bytes);
+    }
+    hg_audit_bloom_build(keys->v, keys->n, s->bloom.buf, bytes);
+    sqlite3_bind_blob(s->insert_block, i, s->bloom.buf, (int)bytes, SQLITE_TRANSIENT);
+}
+
+/* writes the open block's row (inside the caller's transaction) and starts a new block; 0 or -1 */
+static int block_seal(hg_audit_sqlite_t *s)
+{
+    block_t *b = &s->block;
+    if (b->records == 0)
+        return 0;
+    sqlite3_stmt *st = s->insert_block;
+    sqlite3_bind_int64(st, 1, b->last_id);
+    sqlite3_bind_int64(st, 2, b->first_id);
+    sqlite3_bind_int64(st, 3, b->min_ts);
+    sqlite3_bind_int64(st, 4, b->max_ts);
+    sqlite3_bind_int64(st, 5, (sqlite3_int64)b->records);
+    sqlite3_bind_int64(st, 6, (sqlite3_int64)b->fields.n);
+    sqlite3_bind_int64(st, 7, (sqlite3_int64)b->objects.n);
+    bind_bloom(s, 8, &b->fields);
+    bind_bloom(s, 9, &b->objects);
+    int rc = step_done(st);
+    sqlite3_clear_bindings(st);
+    block_clear(b);
+    return rc;
+}
+
+/*
+ * Makes the open block agree with the database: reads the records after the last sealed block, sealing
+ * full blocks on the way (after an upgrade that is every record of the old store). One transaction.
+ */
+static int rebuild_block(hg_audit_sqlite_t *s, char *err, size_t errlen)
+{
+    block_clear(&s->block);
+    sqlite3_stmt *st = NULL;
+    if (exec(s, "BEGIN IMMEDIATE", "indexing records", err, errlen) != 0)
+        return -1;
+    char *sql =
+        hg_xasprintf("SELECT id, %s FROM records WHERE id > (SELECT ifnull(max(last_id), 0) FROM blocks) ORDER BY id", COLUMNS);
+    int rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) == SQLITE_OK ? SQLITE_ROW : SQLITE_ERROR;
+    free(sql);
+    while (rc == SQLITE_ROW && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        hg_audit_record_t *r = hg_audit_sqlite_read_row(st, 1);
+        block_add(&s->block, sqlite3_column_int64(st, 0), r);
+        hg_audit_record_free(r);
+        if (block_full(&s->block) && block_seal(s) != 0)
+            rc = SQLITE_ERROR;
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE || sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+        fail(s, "indexing records", err, errlen);
+        block_clear(&s->block);
+        return -1;
+    }
+    s->block.valid = 1;
+    return 0;
 }
 
 static int open_db(hg_audit_sqlite_t *s, char *err, size_t errlen)
@@ -418,11 +362,18 @@ static int open_db(hg_audit_sqlite_t *s, char *err, size_t errlen)
     if (prepare(s, &s->insert_record,
                 "INSERT INTO records (" COLUMNS ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", err,
                 errlen) != 0 ||
-        prepare(s, &s->insert_objects, "INSERT INTO objects (rowid, object_ids) VALUES (?, ?)", err, errlen) != 0 ||
-        prepare(s, &s->select_expired, "SELECT id, pairs FROM records WHERE ts < ? ORDER BY ts LIMIT ?", err, errlen) != 0 ||
-        prepare(s, &s->delete_objects, "INSERT INTO objects (objects, rowid, object_ids) VALUES ('delete', ?, ?)", err, errlen) !=
-            0 ||
-        prepare(s, &s->delete_record, "DELETE FROM records WHERE id = ?", err, errlen) != 0)
+        prepare(s, &s->insert_block,
+                "INSERT INTO blocks (last_id, first_id, min_ts, max_ts, records, fields_keys, objects_keys, fields_bloom,"
+                " objects_bloom) VALUES (?,?,?,?,?,?,?,?,?)",
+                err, errlen) != 0 ||
+        prepare(s, &s->oldest_block, "SELECT last_id, first_id, min_ts, max_ts FROM blocks ORDER BY last_id LIMIT 1", err,
+                errlen) != 0 ||
+        prepare(s, &s->delete_expired,
+                "DELETE FROM records WHERE id IN (SELECT id FROM records WHERE id BETWEEN ? AND ? AND ts < ? LIMIT ?)", err,
+                errlen) != 0 ||
+        prepare(s, &s->delete_block, "DELETE FROM blocks WHERE last_id = ?", err, errlen) != 0)
+        goto Error;
+    if (rebuild_block(s, err, errlen) != 0)
         goto Error;
     return 0;
 Error:
@@ -435,7 +386,7 @@ int hg_audit_sqlite_ensure_open(hg_audit_sqlite_t *s, char *err, size_t errlen)
     if (s->db != NULL) {
         struct stat st;
         if (stat(s->path, &st) == 0 && st.st_dev == s->dev && st.st_ino == s->ino && S_ISREG(st.st_mode))
-            return 0;
+            return s->block.valid ? 0 : rebuild_block(s, err, errlen);
         /* deleted, renamed or replaced: this connection writes into a file nobody will read */
         close_db(s);
     }
@@ -500,30 +451,26 @@ static int insert_one(hg_audit_sqlite_t *s, const hg_audit_record_t *r)
     bind_text(st, ++i, r->client_addr);
     bind_text(st, ++i, r->user_agent);
     bind_text(st, ++i, r->error);
-    format_pairs(s, r);
-    if (r->num_pairs != 0)
-        sqlite3_bind_text(st, ++i, s->pairs.buf, (int)s->pairs.len, SQLITE_STATIC);
-    else
+    if (r->num_pairs != 0) {
+        hg_audit_pairs_encode(r, &s->pairs);
+        sqlite3_bind_blob(st, ++i, s->pairs.buf, (int)s->pairs.len, SQLITE_STATIC);
+    } else {
         sqlite3_bind_null(st, ++i);
+    }
     int rc = step_done(st);
     sqlite3_clear_bindings(st);
-    if (rc == 0 && r->num_pairs != 0) {
-        sqlite3_bind_int64(s->insert_objects, 1, sqlite3_last_insert_rowid(s->db));
-        sqlite3_bind_text(s->insert_objects, 2, s->terms.buf, (int)s->terms.len, SQLITE_STATIC);
-        rc = step_done(s->insert_objects);
-    }
-    return rc;
+    if (rc != 0)
+        return -1;
+    block_add(&s->block, sqlite3_last_insert_rowid(s->db), r);
+    return block_full(&s->block) ? block_seal(s) : 0;
 }
 
-/* after a failed statement: roll back, and drop a connection that cannot recover by itself */
-static void fail(hg_audit_sqlite_t *s, const char *what, char *err, size_t errlen)
+/* after a failed transaction: the open block in memory may hold what the database rolled back */
+static void fail_write(hg_audit_sqlite_t *s, const char *what, char *err, size_t errlen)
 {
-    db_err(s->db, s->path, what, err, errlen);
-    int code = sqlite3_extended_errcode(s->db) & 0xff;
-    sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-    if (code == SQLITE_IOERR || code == SQLITE_CORRUPT || code == SQLITE_NOTADB || code == SQLITE_CANTOPEN ||
-        code == SQLITE_READONLY)
-        close_db(s);
+    fail(s, what, err, errlen);
+    block_clear(&s->block);
+    s->block.valid = 0;
 }
 
 int hg_audit_sqlite_write(hg_audit_sqlite_t *s, hg_audit_record_t *const *recs, size_t n, char *err, size_t errlen)
@@ -531,17 +478,17 @@ int hg_audit_sqlite_write(hg_audit_sqlite_t *s, hg_audit_record_t *const *recs, 
     if (hg_audit_sqlite_ensure_open(s, err, errlen) != 0)
         return -1;
     if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
-        fail(s, "starting a transaction", err, errlen);
+        fail(s, "starting a transaction", err, errlen); /* nothing done yet: the open block still agrees */
         return -1;
     }
     for (size_t i = 0; i != n; ++i) {
         if (insert_one(s, recs[i]) != 0) {
-            fail(s, "inserting a record", err, errlen);
+            fail_write(s, "inserting a record", err, errlen);
             return -1;
         }
     }
     if (sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
-        fail(s, "committing", err, errlen);
+        fail_write(s, "committing", err, errlen);
         return -1;
     }
     return 0;
@@ -549,50 +496,71 @@ int hg_audit_sqlite_write(hg_audit_sqlite_t *s, hg_audit_record_t *const *recs, 
 
 /* retention */
 
+/*
+ * Deletes expired records block by block, oldest first: the records of the oldest block with ts < cutoff,
+ * then the block's row once every record in it has expired. Stops at the first block that still holds
+ * younger records; a slow request's record may sit in a later block and is deleted when that block's turn
+ * comes. The open block is sealed first when it holds an expired record (an idle gateway's block).
+ */
 int64_t hg_audit_sqlite_expire(hg_audit_sqlite_t *s, int64_t cutoff_ms, size_t max_rows, char *err, size_t errlen)
 {
     if (hg_audit_sqlite_ensure_open(s, err, errlen) != 0)
         return -1;
     if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
-        fail(s, "starting a transaction", err, errlen);
+        fail(s, "starting a transaction", err, errlen); /* nothing done yet: the open block still agrees */
         return -1;
     }
-    /* collected first: deleting rows under a running SELECT on the same connection is undefined behaviour */
-    sqlite3_int64 *ids = hg_xmalloc(max_rows * sizeof(*ids));
-    char **pairs = hg_xcalloc(max_rows, sizeof(*pairs));
-    size_t n = 0;
-    int rc;
-    sqlite3_bind_int64(s->select_expired, 1, cutoff_ms);
-    sqlite3_bind_int64(s->select_expired, 2, (sqlite3_int64)max_rows);
-    while (n < max_rows && (rc = sqlite3_step(s->select_expired)) == SQLITE_ROW) {
-        ids[n] = sqlite3_column_int64(s->select_expired, 0);
-        const char *text = (const char *)sqlite3_column_text(s->select_expired, 1);
-        pairs[n++] = text != NULL ? hg_xstrdup(text) : NULL;
-    }
-    rc = sqlite3_reset(s->select_expired);
-    for (size_t i = 0; rc == SQLITE_OK && i != n; ++i) {
-        if (pairs[i] != NULL && terms_of_stored(&s->terms, pairs[i]) == 0) {
-            sqlite3_bind_int64(s->delete_objects, 1, ids[i]);
-            sqlite3_bind_text(s->delete_objects, 2, s->terms.buf, (int)s->terms.len, SQLITE_STATIC);
-            if (step_done(s->delete_objects) != 0)
-                rc = SQLITE_ERROR;
+    int64_t n = 0;
+    int rc = s->block.records != 0 && s->block.min_ts < cutoff_ms ? block_seal(s) : 0;
+    while (rc == 0 && (size_t)n < max_rows) {
+        sqlite3_stmt *st = s->oldest_block;
+        if (sqlite3_step(st) != SQLITE_ROW) {
+            rc = sqlite3_reset(st) == SQLITE_OK ? 0 : -1;
+            break;
         }
-        sqlite3_bind_int64(s->delete_record, 1, ids[i]);
-        if (rc == SQLITE_OK && step_done(s->delete_record) != 0)
-            rc = SQLITE_ERROR;
+        int64_t last_id = sqlite3_column_int64(st, 0), first_id = sqlite3_column_int64(st, 1);
+        int64_t min_ts = sqlite3_column_int64(st, 2), max_ts = sqlite3_column_int64(st, 3);
+        sqlite3_reset(st);
+        if (min_ts >= cutoff_ms)
+            break;
+        size_t want = max_rows - (size_t)n;
+        sqlite3_bind_int64(s->delete_expired, 1, first_id);
+        sqlite3_bind_int64(s->delete_expired, 2, last_id);
+        sqlite3_bind_int64(s->delete_expired, 3, cutoff_ms);
+        sqlite3_bind_int64(s->delete_expired, 4, (sqlite3_int64)want);
+        if ((rc = step_done(s->delete_expired)) != 0)
+            break;
+        size_t deleted = (size_t)sqlite3_changes(s->db);
+        n += (int64_t)deleted;
+        if (deleted == want)
+            continue; /* the row limit: the loop ends, the next step goes on */
+        if (max_ts >= cutoff_ms)
+            break; /* the block's other records are younger */
+        sqlite3_bind_int64(s->delete_block, 1, last_id);
+        rc = step_done(s->delete_block);
     }
-    for (size_t i = 0; i != n; ++i)
-        free(pairs[i]);
-    free(pairs);
-    free(ids);
-    if (rc != SQLITE_OK || sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
-        fail(s, "deleting old records", err, errlen);
+    if (rc != 0 || sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+        fail_write(s, "deleting old records", err, errlen);
         return -1;
     }
-    return (int64_t)n;
+    return n;
 }
 
 /* reading */
+
+/* SQL hg_has_object(pairs, id): 1 when the stored pairs name the id on either side */
+static void has_object(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    (void)argc;
+    const char *id = (const char *)sqlite3_value_text(argv[1]);
+    int type = sqlite3_value_type(argv[0]);
+    if (id == NULL || (type != SQLITE_BLOB && type != SQLITE_TEXT)) {
+        sqlite3_result_int(ctx, 0);
+        return;
+    }
+    const void *p = type == SQLITE_BLOB ? sqlite3_value_blob(argv[0]) : (const void *)sqlite3_value_text(argv[0]);
+    sqlite3_result_int(ctx, hg_audit_pairs_contain(p, (size_t)sqlite3_value_bytes(argv[0]), type == SQLITE_BLOB, id));
+}
 
 sqlite3 *hg_audit_sqlite_open_readonly(const char *path, char *err, size_t errlen)
 {
@@ -621,6 +589,11 @@ sqlite3 *hg_audit_sqlite_open_readonly(const char *path, char *err, size_t errle
         wrong_version(path, version, err, errlen);
         goto Error;
     }
+    if (sqlite3_create_function(db, "hg_has_object", 2, SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL, has_object, NULL, NULL) !=
+        SQLITE_OK) {
+        db_err(db, path, "registering functions", err, errlen);
+        goto Error;
+    }
     return db;
 Error:
     sqlite3_close(db);
@@ -641,22 +614,6 @@ static int64_t col_int(sqlite3_stmt *st, int i, int64_t absent)
 static double col_ms(sqlite3_stmt *st, int i)
 {
     return sqlite3_column_type(st, i) == SQLITE_NULL ? -1 : sqlite3_column_double(st, i);
-}
-
-static void read_pairs(hg_audit_record_t *r, const char *text)
-{
-    if (text == NULL)
-        return;
-    json_t *a = json_loads(text, 0, NULL);
-    size_t i;
-    json_t *p;
-    json_array_foreach(a, i, p)
-    {
-        const char *from = json_string_value(json_array_get(p, 0)), *to = json_string_value(json_array_get(p, 1));
-        if (from != NULL && to != NULL)
-            hg_audit_record_add_pair(r, from, to);
-    }
-    json_decref(a);
 }
 
 hg_audit_record_t *hg_audit_sqlite_read_row(sqlite3_stmt *st, int first)
@@ -692,6 +649,10 @@ hg_audit_record_t *hg_audit_sqlite_read_row(sqlite3_stmt *st, int first)
     r->client_addr = col_text(st, i++);
     r->user_agent = col_text(st, i++);
     r->error = col_text(st, i++);
-    read_pairs(r, (const char *)sqlite3_column_text(st, i++));
+    int type = sqlite3_column_type(st, i);
+    if (type == SQLITE_BLOB || type == SQLITE_TEXT) {
+        const void *p = type == SQLITE_BLOB ? sqlite3_column_blob(st, i) : (const void *)sqlite3_column_text(st, i);
+        hg_audit_pairs_read(r, p, (size_t)sqlite3_column_bytes(st, i), type == SQLITE_BLOB);
+    }
     return r;
 }

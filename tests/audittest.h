@@ -1,7 +1,7 @@
 /*
  * audittest.h: what the audit test programs share: scratch folders, a fake
- * wall clock for retention, the writer's counters, and the SQLite object index
- * read back term by term. Test code only.
+ * wall clock for retention, the writer's counters, and the SQLite store's
+ * block index read back. Test code only.
  */
 #ifndef HUBGATE_AUDITTEST_H
 #define HUBGATE_AUDITTEST_H
@@ -24,7 +24,9 @@ int64_t fake_now(void *ctx);
 /* the writer's counters, by value */
 hg_audit_stats_t audittest_stats(hg_audit_t *a);
 
-/* the object index as "term:record ..." (ordered by term, then record), "" when empty; a new string */
-char *audittest_object_index(const char *db_path);
+/* the sealed blocks as "first-last:records ..." (oldest first), "" when none; a new string */
+char *audittest_blocks(const char *db_path);
+/* 1 when every key of r (audit_index.h) is in the filters of the block whose last id is last_id */
+int audittest_block_holds(const char *db_path, int64_t last_id, const hg_audit_record_t *r);
 
 #endif

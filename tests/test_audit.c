@@ -263,20 +263,20 @@ START_TEST(no_secret_fields)
     }
     ck_assert_int_eq(sqlite3_step(st), SQLITE_DONE);
     sqlite3_finalize(st);
-    ck_assert_int_eq(sqlite3_prepare_v2(db, "SELECT group_concat(name) FROM pragma_table_info('objects')", -1, &st, NULL),
+    ck_assert_int_eq(sqlite3_prepare_v2(db, "SELECT group_concat(name) FROM pragma_table_info('blocks')", -1, &st, NULL),
                      SQLITE_OK);
     ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
-    ck_assert_str_eq((const char *)sqlite3_column_text(st, 0), "object_ids");
+    ck_assert_str_eq((const char *)sqlite3_column_text(st, 0),
+                     "last_id,first_id,min_ts,max_ts,records,fields_keys,objects_keys,fields_bloom,objects_bloom");
     sqlite3_finalize(st);
     ck_assert_int_eq(
         sqlite3_prepare_v2(db, "SELECT group_concat(name) FROM sqlite_master WHERE type = 'table' ORDER BY name", -1, &st, NULL),
         SQLITE_OK);
     ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
-    ck_assert_str_eq((const char *)sqlite3_column_text(st, 0),
-                     "schema_version,records,sqlite_sequence,objects,objects_data,objects_idx,objects_config");
+    ck_assert_str_eq((const char *)sqlite3_column_text(st, 0), "schema_version,records,sqlite_sequence,blocks");
     sqlite3_finalize(st);
     sqlite3_close(db);
-    ck_assert_int_eq(count_rows(db_path, "SELECT version FROM schema_version"), 2);
+    ck_assert_int_eq(count_rows(db_path, "SELECT version FROM schema_version"), 3);
     ck_assert_int_eq(count_rows(db_path, "SELECT count(*) FROM schema_version"), 1);
     hg_audit_free(a);
     free(db_path);
@@ -375,10 +375,10 @@ START_TEST(sqlite_round_trips_every_field)
     json_t *got = read_back(db_path);
     char *g = json_dumps(got, HG_AUDIT_JSON_FLAGS), *e = json_dumps(expected, HG_AUDIT_JSON_FLAGS);
     ck_assert_str_eq(g, e);
-    /* each object id once per record that names it, on either side (record 2 is the refusal: no pairs) */
-    char *index = audittest_object_index(db_path);
-    ck_assert_str_eq(index, "1000:1 1002:3 2000:1 2002:3 3000:1 3000:3");
-    free(index);
+    /* three records fill no block: they are indexed in memory until one is sealed (test_audit_sqlite) */
+    char *blocks = audittest_blocks(db_path);
+    ck_assert_str_eq(blocks, "");
+    free(blocks);
     hg_audit_stats_t s = audittest_stats(a);
     ck_assert_uint_eq(s.written, 3);
     ck_assert_uint_eq(s.dropped, 0);
@@ -671,7 +671,7 @@ START_TEST(replaced_store_is_unhealthy_then_recreated)
     ck_assert_uint_eq(s.written, 5);
     ck_assert_uint_eq(s.dropped, 0);
     ck_assert_int_eq(count_rows(db_path, "SELECT count(*) FROM records"), 1);
-    ck_assert_int_eq(count_rows(db_path, "SELECT version FROM schema_version"), 2);
+    ck_assert_int_eq(count_rows(db_path, "SELECT version FROM schema_version"), 3);
     hg_audit_free(a);
     free(sub);
     free(db_path);
@@ -712,11 +712,26 @@ START_TEST(retention_deletes_only_old_records)
     ck_assert_uint_eq(audittest_stats(a).expired, 7);
     ck_assert_int_eq(count_rows(db_path, "SELECT count(*) FROM records"), 5);
     ck_assert_int_eq(count_rows(db_path, "SELECT min(ts) FROM records"), cutoff);
-    /* the index names only the 5 records left (ids 8 to 12, from full_record(7) to full_record(11)) */
-    char *index = audittest_object_index(db_path);
-    ck_assert_str_eq(index, "1007:8 1008:9 1009:10 1010:11 1011:12 2007:8 2008:9 2009:10 2010:11 2011:12 "
-                            "3000:8 3000:9 3000:10 3000:11 3000:12");
-    free(index);
+    /* the day between the records sealed the first nine into a block (ids 1 to 9), which stays while it
+       holds younger records and still names their keys (ids 8 and 9: full_record(7) and (8)); 10 to 12 are
+       in the open block */
+    char *blocks = audittest_blocks(db_path);
+    ck_assert_str_eq(blocks, "1-9:9");
+    free(blocks);
+    for (int i = 7; i != 9; ++i) {
+        hg_audit_record_t *r = full_record(i);
+        r->ts_ms = i == 7 ? cutoff : cutoff + DAY_MS + i;
+        ck_assert(audittest_block_holds(db_path, 9, r));
+        hg_audit_record_free(r);
+    }
+    /* once all of them have expired, the open block is sealed and both blocks go with their records */
+    atomic_store(&clock.now, check_at + 60 * DAY_MS);
+    ck_assert_int_eq(hg_audit_sync(a, 3000), 0);
+    ck_assert_uint_eq(audittest_stats(a).expired, 12);
+    ck_assert_int_eq(count_rows(db_path, "SELECT count(*) FROM records"), 0);
+    blocks = audittest_blocks(db_path);
+    ck_assert_str_eq(blocks, "");
+    free(blocks);
     hg_audit_free(a);
     free(db_path);
     audittest_rm_rf(dir);

@@ -211,25 +211,36 @@ START_TEST(object_id_is_an_exact_string)
 END_TEST
 
 /*
- * A store of schema version 1 (the object index as a b-tree table, as the first builds wrote it) is upgraded
- * when the writer opens it: its records keep their ids and are found by object id, new ones too.
+ * Stores of schema versions 1 (the object index as a b-tree table) and 2 (FTS5 and seven b-tree indexes),
+ * as earlier builds wrote them, are upgraded when the writer opens them: their records keep their ids and
+ * JSON pairs and are found by every filter, the old indexes are gone, and the block index covers them.
  */
-START_TEST(version_1_store_is_upgraded)
+static const char *const old_schemas[] = {
+    "CREATE TABLE objects (object_id TEXT NOT NULL, record_id INTEGER NOT NULL, PRIMARY KEY (object_id, record_id))"
+    " WITHOUT ROWID;"
+    "INSERT INTO objects VALUES ('111', 1), ('222', 1), ('333', 1), ('0444', 3), ('222', 3);",
+    "CREATE INDEX records_ts ON records (ts); CREATE INDEX records_request_id ON records (request_id);"
+    "CREATE INDEX records_subject ON records (subject); CREATE INDEX records_client ON records (client);"
+    "CREATE INDEX records_route ON records (route); CREATE INDEX records_decision ON records (decision);"
+    "CREATE INDEX records_status ON records (status);"
+    "CREATE VIRTUAL TABLE objects USING fts5(object_ids, content='', detail=none, columnsize=0, tokenize='ascii');"
+    "INSERT INTO objects (rowid, object_ids) VALUES (1, '111 222 333 222 '), (3, '222 0444 ');",
+};
+
+START_TEST(old_store_is_upgraded)
 {
+    int version = _i + 1;
     char *dir = audittest_tmpdir("hg-auditq"), *db = hg_path_join(dir, "audit.db");
     sqlite3 *h;
     ck_assert_int_eq(sqlite3_open(db, &h), SQLITE_OK);
     char *sql = hg_xasprintf("CREATE TABLE schema_version (version INTEGER NOT NULL);"
                              "CREATE TABLE records (id INTEGER PRIMARY KEY AUTOINCREMENT, %s);"
-                             "CREATE TABLE objects (object_id TEXT NOT NULL, record_id INTEGER NOT NULL,"
-                             " PRIMARY KEY (object_id, record_id)) WITHOUT ROWID;"
-                             "INSERT INTO schema_version VALUES (1);"
+                             "INSERT INTO schema_version VALUES (%d);"
                              "INSERT INTO records (ts, request_id, decision, status, pairs) VALUES"
                              " (1714564800000, 'v1-a', 'forwarded', 200, '[[\"111\",\"222\"],[\"333\",\"222\"]]'),"
                              " (1714564801000, 'v1-b', 'rejected_auth', 401, NULL),"
-                             " (1714564802000, 'v1-c', 'forwarded', 200, '[[\"222\",\"0444\"]]');"
-                             "INSERT INTO objects VALUES ('111', 1), ('222', 1), ('333', 1), ('0444', 3), ('222', 3);",
-                             hg_audit_sqlite_columns());
+                             " (1714564802000, 'v1-c', 'forwarded', 200, '[[\"222\",\"0444\"]]');%s",
+                             hg_audit_sqlite_columns(), version, old_schemas[_i]);
     ck_assert_int_eq(sqlite3_exec(h, sql, NULL, NULL, NULL), SQLITE_OK);
     free(sql);
     sqlite3_close(h);
@@ -238,7 +249,7 @@ START_TEST(version_1_store_is_upgraded)
     hg_violations_t errors;
     hg_violations_init(&errors, 10);
     ck_assert_ptr_null(hg_audit_query(db, f, &errors));
-    char *msg = hg_xasprintf("audit store %s: schema version 1, this program reads version 2", db), err[256];
+    char *msg = hg_xasprintf("audit store %s: schema version %d, this program reads version 3", db, version), err[256];
     ck_assert_str_eq(errors.items[0].message, msg);
     free(msg);
     hg_violations_clear(&errors);
@@ -253,15 +264,207 @@ START_TEST(version_1_store_is_upgraded)
     ASSERT_QUERY(db, "object_id=0444", "v1-c");
     ASSERT_QUERY(db, "object_id=444", "");
     ASSERT_QUERY(db, "object_id=555", "v2-d");
+    ASSERT_QUERY(db, "request_id=v1-b&status=401", "v1-b");
     sqlite3 *ro = hg_audit_sqlite_open_readonly(db, err, sizeof(err));
     ck_assert_msg(ro != NULL, "%s", err);
     sqlite3_stmt *st;
-    ck_assert_int_eq(sqlite3_prepare_v2(ro, "SELECT group_concat(version) FROM schema_version", -1, &st, NULL), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_prepare_v2(ro,
+                                        "SELECT (SELECT group_concat(version) FROM schema_version) || ' ' ||"
+                                        " (SELECT group_concat(name) FROM sqlite_master WHERE name NOT LIKE 'sqlite_%')",
+                                        -1, &st, NULL),
+                     SQLITE_OK);
     ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
-    ck_assert_str_eq((const char *)sqlite3_column_text(st, 0), "2");
+    ck_assert_str_eq((const char *)sqlite3_column_text(st, 0), "3 schema_version,records,blocks");
     sqlite3_finalize(st);
     sqlite3_close(ro);
     free(db);
+    audittest_rm_rf(dir);
+    free(dir);
+}
+END_TEST
+
+/*
+ * The block index never changes an answer: a store of a few thousand varied records, most of them sealed
+ * into blocks (by record count and by time span), answers every filter, alone and combined, page by page,
+ * exactly as a scan of the records in memory does.
+ */
+#define MANY 2600
+
+static const char *const decisions_used[] = {HG_AUDIT_FORWARDED, HG_AUDIT_REJECTED_AUTH, HG_AUDIT_REJECTED_SCOPE,
+                                             HG_AUDIT_REJECTED_VALIDATION, HG_AUDIT_UPSTREAM_ERROR};
+static const int statuses_used[] = {200, 207, 400, 401, 403, 429, 502, 504};
+
+typedef struct {
+    char request_id[16], subject[8], client[8], route[8], pairs[4][8];
+    const char *decision;
+    int status, npairs;
+    int64_t ts;
+} many_t;
+
+static uint32_t lcg(uint32_t *state)
+{
+    *state = *state * 1103515245u + 12345u;
+    return *state >> 8;
+}
+
+static void make_many(many_t *m, size_t n)
+{
+    uint32_t seed = 20241129;
+    int64_t ts = T0;
+    for (size_t i = 0; i != n; ++i) {
+        many_t *r = &m[i];
+        ts += i == 300 || i == 2200 ? 700000 : 50; /* two gaps of over 10 minutes: time seals those blocks */
+        r->ts = ts;
+        snprintf(r->request_id, sizeof(r->request_id), "q%zu", i);
+        snprintf(r->subject, sizeof(r->subject), "s%u", lcg(&seed) % 5);
+        snprintf(r->client, sizeof(r->client), "c%u", lcg(&seed) % 3);
+        snprintf(r->route, sizeof(r->route), "r%u", lcg(&seed) % 2);
+        r->decision = decisions_used[lcg(&seed) % 5];
+        r->status = statuses_used[lcg(&seed) % 8];
+        r->npairs = (int)(lcg(&seed) % 3);
+        for (int p = 0; p != 2 * r->npairs; ++p)
+            snprintf(r->pairs[p], sizeof(r->pairs[p]), "%u", lcg(&seed) % 4000);
+    }
+}
+
+static hg_audit_record_t *record_of_many(const many_t *m)
+{
+    hg_audit_record_t *r = hg_audit_record_new();
+    r->ts_ms = m->ts;
+    r->request_id = hg_xstrdup(m->request_id);
+    r->subject = hg_xstrdup(m->subject);
+    r->client = hg_xstrdup(m->client);
+    r->route = hg_xstrdup(m->route);
+    r->decision = m->decision;
+    r->status = m->status;
+    for (int p = 0; p != m->npairs; ++p)
+        hg_audit_record_add_pair(r, m->pairs[2 * p], m->pairs[2 * p + 1]);
+    return r;
+}
+
+typedef struct {
+    const char *subject, *client, *route, *decision, *request_id, *object_id;
+    int status_lo, status_hi;
+    int64_t since, until;
+} expect_t;
+
+static int matches(const many_t *m, const expect_t *e)
+{
+    if ((e->subject && strcmp(m->subject, e->subject) != 0) || (e->client && strcmp(m->client, e->client) != 0) ||
+        (e->route && strcmp(m->route, e->route) != 0) || (e->decision && strcmp(m->decision, e->decision) != 0) ||
+        (e->request_id && strcmp(m->request_id, e->request_id) != 0) ||
+        (e->status_lo && (m->status < e->status_lo || m->status > e->status_hi)) || (e->since && m->ts < e->since) ||
+        (e->until && m->ts >= e->until))
+        return 0;
+    if (e->object_id == NULL)
+        return 1;
+    for (int p = 0; p != 2 * m->npairs; ++p)
+        if (strcmp(m->pairs[p], e->object_id) == 0)
+            return 1;
+    return 0;
+}
+
+/* pages through `query` with `limit` and compares every page with the scan */
+static void assert_like_scan(const char *db, const many_t *m, size_t n, const char *query, const expect_t *e, int limit)
+{
+    char *expected = hg_xstrdup(""), *got = hg_xstrdup(""), *cursor = NULL;
+    for (size_t i = n; i-- != 0;) {
+        if (matches(&m[i], e)) {
+            char *more = hg_xasprintf("%s%s%s", expected, *expected ? " " : "", m[i].request_id);
+            free(expected);
+            expected = more;
+        }
+    }
+    int pages = 0;
+    do {
+        char *q = hg_xasprintf("%s%slimit=%d%s%s", query, *query ? "&" : "", limit, cursor ? "&cursor=" : "", cursor ? cursor : "");
+        free(cursor);
+        char *page = run(db, q, &cursor);
+        ck_assert_msg(cursor == NULL || strlen(page) != 0, "%s: an empty page with a cursor", q);
+        char *more = hg_xasprintf("%s%s%s", got, *got && *page ? " " : "", page);
+        free(got);
+        got = more;
+        free(page);
+        free(q);
+        ck_assert_int_lt(++pages, (int)n + 2);
+    } while (cursor != NULL);
+    ck_assert_msg(strcmp(got, expected) == 0, "%s (limit %d): got \"%.200s\", expected \"%.200s\"", query, limit, got, expected);
+    free(expected);
+    free(got);
+}
+
+START_TEST(blocks_answer_like_a_scan)
+{
+    many_t *m = hg_xcalloc(MANY, sizeof(*m));
+    make_many(m, MANY);
+    char *dir = audittest_tmpdir("hg-auditq");
+    hg_audit_t *a = open_store(dir);
+    for (size_t i = 0; i != MANY; ++i)
+        ck_assert_int_eq(hg_audit_submit(a, record_of_many(&m[i])), 0);
+    char *db = hg_xstrdup(hg_audit_sqlite_path(a));
+    hg_audit_free(a);
+    /* sealed by time span and by record count, with an open block after them */
+    sqlite3 *h;
+    ck_assert_int_eq(sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    sqlite3_stmt *st;
+    ck_assert_int_eq(sqlite3_prepare_v2(h,
+                                        "SELECT count(*), sum(records = 1024), sum(max_ts - min_ts >= 600000), max(last_id)"
+                                        " FROM blocks",
+                                        -1, &st, NULL),
+                     SQLITE_OK);
+    ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
+    ck_assert_int_ge(sqlite3_column_int(st, 0), 3);
+    ck_assert_int_ge(sqlite3_column_int(st, 1), 1);
+    ck_assert_int_ge(sqlite3_column_int(st, 2), 1);
+    ck_assert_int_lt(sqlite3_column_int(st, 3), MANY);
+    sqlite3_finalize(st);
+    sqlite3_close(h);
+
+    struct {
+        const char *query;
+        expect_t e;
+    } cases[] = {
+        {"", {0}},
+        {"subject=s3", {.subject = "s3"}},
+        {"client=c1", {.client = "c1"}},
+        {"route=r0", {.route = "r0"}},
+        {"decision=upstream_error", {.decision = HG_AUDIT_UPSTREAM_ERROR}},
+        {"decision=rejected_route", {.decision = HG_AUDIT_REJECTED_ROUTE}},
+        {"status=429", {.status_lo = 429, .status_hi = 429}},
+        {"status=5xx", {.status_lo = 500, .status_hi = 599}},
+        {"status=2xx", {.status_lo = 200, .status_hi = 299}},
+        {"status=500", {.status_lo = 500, .status_hi = 500}},
+        {"request_id=q7", {.request_id = "q7"}},
+        {"request_id=q2555", {.request_id = "q2555"}},
+        {"request_id=q1500", {.request_id = "q1500"}},
+        {"request_id=nowhere", {.request_id = "nowhere"}},
+        {"object_id=17", {.object_id = "17"}},
+        {"object_id=3999", {.object_id = "3999"}},
+        {"object_id=4000", {.object_id = "4000"}},
+        {"subject=s1&decision=forwarded&status=2xx",
+         {.subject = "s1", .decision = HG_AUDIT_FORWARDED, .status_lo = 200, .status_hi = 299}},
+        {"object_id=100&client=c0", {.object_id = "100", .client = "c0"}},
+    };
+    for (size_t i = 0; i != sizeof(cases) / sizeof(cases[0]); ++i) {
+        assert_like_scan(db, m, MANY, cases[i].query, &cases[i].e, 1000);
+        assert_like_scan(db, m, MANY, cases[i].query, &cases[i].e, 97);
+    }
+    /* time windows inside, across and outside blocks */
+    for (size_t w = 0; w != 6; ++w) {
+        int64_t since = m[w * 500].ts, until = m[w * 500 + 300 < MANY ? w * 500 + 300 : MANY - 1].ts;
+        char s1[40], s2[40], *q = NULL;
+        expect_t e = {.since = since, .until = until};
+        q = hg_xasprintf("since=%s&until=%s", hg_audit_format_ts(since, s1, sizeof(s1)), hg_audit_format_ts(until, s2, sizeof(s2)));
+        assert_like_scan(db, m, MANY, q, &e, 1000);
+        free(q);
+        e.subject = "s0";
+        q = hg_xasprintf("since=%s&subject=s0", hg_audit_format_ts(since, s1, sizeof(s1)));
+        e.until = 0;
+        assert_like_scan(db, m, MANY, q, &e, 50);
+        free(q);
+    }
+    free(db);
+    free(m);
     audittest_rm_rf(dir);
     free(dir);
 }
@@ -476,11 +679,11 @@ START_TEST(query_store_errors)
     hg_violations_clear(&errors);
     ck_assert_int_eq(sqlite3_open(other, &db), SQLITE_OK);
     ck_assert_int_eq(
-        sqlite3_exec(db, "CREATE TABLE schema_version (version); INSERT INTO schema_version VALUES (3)", NULL, NULL, NULL),
+        sqlite3_exec(db, "CREATE TABLE schema_version (version); INSERT INTO schema_version VALUES (4)", NULL, NULL, NULL),
         SQLITE_OK);
     sqlite3_close(db);
     ck_assert_ptr_null(hg_audit_query(other, f, &errors));
-    msg = hg_xasprintf("audit store %s: schema version 3, this program reads version 2", other);
+    msg = hg_xasprintf("audit store %s: schema version 4, this program reads version 3", other);
     ck_assert_str_eq(errors.items[0].message, msg);
     free(msg);
     hg_violations_clear(&errors);
@@ -719,7 +922,8 @@ int main(void)
     tcase_set_timeout(tc, 20);
     tcase_add_test(tc, every_filter);
     tcase_add_test(tc, object_id_is_an_exact_string);
-    tcase_add_test(tc, version_1_store_is_upgraded);
+    tcase_add_loop_test(tc, old_store_is_upgraded, 0, 2);
+    tcase_add_test(tc, blocks_answer_like_a_scan);
     tcase_add_test(tc, pages_with_cursor);
     tcase_add_test(tc, paging_under_concurrent_inserts);
     tcase_add_test(tc, query_store_errors);
