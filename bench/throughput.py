@@ -145,6 +145,7 @@ def main():
         ("hubgate-cold-token", g_cold.url + other, small, token, "hubgate-proxy"),
         ("hubgate-1", g_full.url + path, small, token, "hubgate-proxy"),
         ("hubgate-1-noaudit", g_noaudit.url + path, small, token, "hubgate-proxy"),
+        ("hubgate-1-audit+jsonl", g_jsonl.url + path, small, token, "hubgate-1-noaudit"),
         ("hubgate-100", g_full.url + path, body_of(100), token, "hubgate-proxy-100"),
         ("hubgate-proxy-100", g_proxy.url + other, body_of(100), token, None),
         ("hubgate-100-noaudit", g_noaudit.url + path, body_of(100), token, "hubgate-100"),
@@ -189,11 +190,23 @@ def main():
             runs = [wrk(url, body_of(n), token, max(1, duration / 2), 1)[1] for _ in range(rounds)]
             lat[name] = sorted(runs)[len(runs) // 2]
         print("%-12d %14.3f %14.3f %10.3f" % (n, lat["proxy"], lat["full"], lat["full"] - lat["proxy"]))
-    stats = hg.request("GET", g_full.admin_url + "/metrics").body.decode()
-    depth = re.search(r"^hubgate_audit_queue_depth (\d+)", stats, re.M)
-    written = re.search(r"^hubgate_audit_written_total (\d+)", stats, re.M)
-    print("audit (full pipeline gateway): written %s, queue depth now %s" % (written.group(1) if written else "?",
-                                                                             depth.group(1) if depth else "?"))
+    # the audit writer under that load: its transactions' sizes and the queue's high-water mark
+    print("\n%-16s %9s %8s %10s %10s  %s" % ("audit writer", "records", "batches", "avg batch", "max queue", "batches by size (le)"))
+    for name, g in (("sqlite", g_full), ("sqlite+jsonl", g_jsonl)):
+        stats = hg.request("GET", g.admin_url + "/metrics").body.decode()
+
+        def metric(pattern):
+            m = re.search(r"^%s (\d+)" % pattern, stats, re.M)
+            return int(m.group(1)) if m else 0
+
+        written, batches = metric("hubgate_audit_batch_size_sum"), metric("hubgate_audit_batch_size_count")
+        buckets, below = [], 0
+        for le in ("1", "3", "7", "15", "31", "63", "127", "255", "511", r"\+Inf"):
+            n = metric('hubgate_audit_batch_size_bucket\\{le="%s"\\}' % le)
+            buckets.append("%s:%d" % (le.replace("\\", ""), n - below))
+            below = n
+        print("%-16s %9d %8d %10.1f %10d  %s" % (name, written, batches, written / batches if batches else 0,
+                                                  metric("hubgate_audit_queue_depth_max"), " ".join(buckets)))
     for g in procs.values():
         g.stop()
     h2o.stop()

@@ -189,6 +189,10 @@ static void serve_metrics(hg_admin_t *a, h2o_req_t *req, hg_config_t *config)
         extra.audit_written = st.written;
         extra.audit_dropped = st.dropped;
         extra.audit_queue_depth = st.queue_depth;
+        extra.audit_queue_depth_max = st.max_queue_depth;
+        extra.audit_batches = st.batches;
+        _Static_assert(HG_AUDIT_BATCH_HIST == HG_METRICS_AUDIT_BATCH_BUCKETS, "one histogram");
+        memcpy(extra.audit_batch_hist, st.batch_hist, sizeof(extra.audit_batch_hist));
     }
     extra.reloads_ok = __atomic_load_n(&s->reloads_ok, __ATOMIC_RELAXED);
     extra.reloads_failed = __atomic_load_n(&s->reloads_failed, __ATOMIC_RELAXED);

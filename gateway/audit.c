@@ -54,6 +54,7 @@ struct st_hg_audit_t {
     int retention_more;     /* the last retention step hit its row limit */
     int64_t next_retention; /* tuning clock */
     uint64_t written, dropped, batches, max_batch, batch_hist[HG_AUDIT_BATCH_HIST], expired, store_errors;
+    size_t max_count; /* the high-water mark of count */
     char last_error[256];
     /* lock-free readers */
     _Atomic size_t depth;
@@ -487,6 +488,8 @@ int hg_audit_submit(hg_audit_t *a, hg_audit_record_t *r)
     }
     a->ring[(a->head + a->count) % a->tuning.queue_capacity] = r;
     atomic_store(&a->depth, ++a->count);
+    if (a->count > a->max_count)
+        a->max_count = a->count;
     if (a->count == 1 || a->count == a->tuning.batch_max) /* work, or a full batch that ends the group commit's wait */
         pthread_cond_signal(&a->wake);
     pthread_mutex_unlock(&a->mutex);
@@ -559,6 +562,7 @@ void hg_audit_stats(hg_audit_t *a, hg_audit_stats_t *out)
                               .expired = a->expired,
                               .store_errors = a->store_errors,
                               .queue_depth = a->count,
+                              .max_queue_depth = a->max_count,
                               .healthy = atomic_load(&a->healthy)};
     memcpy(out->batch_hist, a->batch_hist, sizeof(out->batch_hist));
     memcpy(out->last_error, a->last_error, sizeof(out->last_error));

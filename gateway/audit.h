@@ -178,6 +178,7 @@ typedef struct st_hg_audit_stats_t {
     uint64_t expired;                         /* records deleted by retention */
     uint64_t store_errors;                    /* failed write or open attempts */
     size_t queue_depth;                       /* records waiting now */
+    size_t max_queue_depth;                   /* the most records that waited at once since the start */
     int healthy;                              /* 1 while every store works */
     char last_error[256];                     /* the latest store error, "" when none */
 } hg_audit_stats_t;

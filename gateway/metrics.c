@@ -389,6 +389,17 @@ char *hg_metrics_render(hg_metrics_t *const *workers, size_t num_workers, const 
     out_single(&o, "hubgate_audit_dropped_total", "counter",
                "Audit records lost (queue full, or a failed store with on_failure continue).", extra->audit_dropped);
     out_single(&o, "hubgate_audit_queue_depth", "gauge", "Audit records waiting for the writer.", extra->audit_queue_depth);
+    out_single(&o, "hubgate_audit_queue_depth_max", "gauge", "The most audit records that waited for the writer at once.",
+               extra->audit_queue_depth_max);
+    out_header(&o, "hubgate_audit_batch_size", "histogram", "Audit records per store transaction.");
+    uint64_t below = 0;
+    for (size_t i = 0; i + 1 < HG_METRICS_AUDIT_BATCH_BUCKETS; ++i) {
+        below += extra->audit_batch_hist[i];
+        out_fmt(&o, "hubgate_audit_batch_size_bucket{le=\"%zu\"} %" PRIu64 "\n", ((size_t)2 << i) - 1, below);
+    }
+    out_fmt(&o, "hubgate_audit_batch_size_bucket{le=\"+Inf\"} %" PRIu64 "\n", extra->audit_batches);
+    out_fmt(&o, "hubgate_audit_batch_size_sum %" PRIu64 "\n", extra->audit_written);
+    out_fmt(&o, "hubgate_audit_batch_size_count %" PRIu64 "\n", extra->audit_batches);
     out_header(&o, "hubgate_config_reloads_total", "counter", "Configuration reloads (SIGHUP), by result.");
     out_fmt(&o, "hubgate_config_reloads_total{result=\"success\"} %" PRIu64 "\n", extra->reloads_ok);
     out_fmt(&o, "hubgate_config_reloads_total{result=\"failure\"} %" PRIu64 "\n", extra->reloads_failed);

@@ -57,9 +57,13 @@ void hg_metrics_set_jwt_cache(hg_metrics_t *m, uint64_t hits, uint64_t misses);
 /* the worker now uses another token cache: what was counted is kept, the next totals count from zero */
 void hg_metrics_jwt_cache_replaced(hg_metrics_t *m);
 
+#define HG_METRICS_AUDIT_BATCH_BUCKETS 10
+
 /* process-wide values that are not per worker (read by the scraper just before rendering) */
 typedef struct st_hg_metrics_extra_t {
-    uint64_t audit_written, audit_dropped, audit_queue_depth;
+    uint64_t audit_written, audit_dropped, audit_queue_depth, audit_queue_depth_max;
+    /* the writer's transactions by size: 1, 2-3, 4-7, ..., 256-511, 512 and more (as hg_audit_stats_t has them) */
+    uint64_t audit_batches, audit_batch_hist[HG_METRICS_AUDIT_BATCH_BUCKETS];
     uint64_t reloads_ok, reloads_failed;
     uint64_t access_log_dropped;
     uint64_t jwks_fetches, jwks_fetch_failures; /* JWKS URL fetches of the running configuration */

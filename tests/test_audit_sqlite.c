@@ -383,6 +383,7 @@ START_TEST(group_commit_waits_for_the_interval_or_a_full_batch)
     hg_audit_stats_t s = audittest_stats(a);
     ck_assert_uint_eq(s.batches, 2);
     ck_assert_uint_eq(s.max_batch, 4);
+    ck_assert_uint_eq(s.max_queue_depth, 4); /* the four waited together */
     /* sync does not wait for the interval */
     ck_assert_int_eq(hg_audit_submit(a, record(now, p, 1)), 0);
     ck_assert_int_eq(hg_audit_sync(a, 3000), 0);

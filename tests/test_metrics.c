@@ -84,6 +84,23 @@ static const char tail_fmt[] =
     "# HELP hubgate_audit_queue_depth Audit records waiting for the writer.\n"
     "# TYPE hubgate_audit_queue_depth gauge\n"
     "hubgate_audit_queue_depth %d\n"
+    "# HELP hubgate_audit_queue_depth_max The most audit records that waited for the writer at once.\n"
+    "# TYPE hubgate_audit_queue_depth_max gauge\n"
+    "hubgate_audit_queue_depth_max %d\n"
+    "# HELP hubgate_audit_batch_size Audit records per store transaction.\n"
+    "# TYPE hubgate_audit_batch_size histogram\n"
+    "hubgate_audit_batch_size_bucket{le=\"1\"} %d\n"
+    "hubgate_audit_batch_size_bucket{le=\"3\"} %d\n"
+    "hubgate_audit_batch_size_bucket{le=\"7\"} %d\n"
+    "hubgate_audit_batch_size_bucket{le=\"15\"} %d\n"
+    "hubgate_audit_batch_size_bucket{le=\"31\"} %d\n"
+    "hubgate_audit_batch_size_bucket{le=\"63\"} %d\n"
+    "hubgate_audit_batch_size_bucket{le=\"127\"} %d\n"
+    "hubgate_audit_batch_size_bucket{le=\"255\"} %d\n"
+    "hubgate_audit_batch_size_bucket{le=\"511\"} %d\n"
+    "hubgate_audit_batch_size_bucket{le=\"+Inf\"} %d\n"
+    "hubgate_audit_batch_size_sum %d\n"
+    "hubgate_audit_batch_size_count %d\n"
     "# HELP hubgate_config_reloads_total Configuration reloads (SIGHUP), by result.\n"
     "# TYPE hubgate_config_reloads_total counter\n"
     "hubgate_config_reloads_total{result=\"success\"} %d\n"
@@ -104,8 +121,8 @@ static const char tail_fmt[] =
 START_TEST(render_empty)
 {
     char *text = render(NULL, 0, NULL);
-    char tail[2048];
-    snprintf(tail, sizeof(tail), tail_fmt, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+    char tail[4096];
+    snprintf(tail, sizeof(tail), tail_fmt, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
     char expected[8192];
     snprintf(expected, sizeof(expected), "%s%s%s%s%s%s", requests_header, request_header,
              BUCKETS_ZERO("hubgate_request_duration_seconds"), upstream_header, BUCKETS_ZERO("hubgate_upstream_duration_seconds"),
@@ -134,6 +151,9 @@ START_TEST(render_two_workers_exactly)
     hg_metrics_extra_t extra = {.audit_written = 7,
                                 .audit_dropped = 1,
                                 .audit_queue_depth = 3,
+                                .audit_queue_depth_max = 9,
+                                .audit_batches = 4, /* 7 records: 1 + 2 + 2 + 2 */
+                                .audit_batch_hist = {1, 3},
                                 .reloads_ok = 2,
                                 .reloads_failed = 1,
                                 .access_log_dropped = 4,
@@ -142,8 +162,8 @@ START_TEST(render_two_workers_exactly)
                                 .jwks_fetch_failures = 1};
     char *text = render(w, 2, &extra);
 
-    char tail[2048];
-    snprintf(tail, sizeof(tail), tail_fmt, 6, 3, 7, 1, 3, 2, 1, 4, 2, 5, 1);
+    char tail[4096];
+    snprintf(tail, sizeof(tail), tail_fmt, 6, 3, 7, 1, 3, 9, 1, 4, 4, 4, 4, 4, 4, 4, 4, 4, 7, 4, 2, 1, 4, 2, 5, 1);
     char expected[8192];
     snprintf(expected, sizeof(expected), "%s%s%s%s%s",
              "# HELP hubgate_requests_total Requests answered, by route, decision and status.\n"

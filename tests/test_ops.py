@@ -270,6 +270,16 @@ class TestAdminEndpoints(OpsCase):
         self.assertEqual(delta("hubgate_audit_written_total"), 5)
         self.assertEqual(delta("hubgate_audit_dropped_total"), 0)
         self.assertEqual(after.get("hubgate_audit_queue_depth"), 0)
+        # the writer's batches: 5 records in 1 to 5 transactions, each bucket cumulative, up to +Inf = count
+        batches = delta("hubgate_audit_batch_size_count")
+        self.assertEqual(delta("hubgate_audit_batch_size_sum"), 5)
+        self.assertTrue(1 <= batches <= 5, batches)
+        self.assertEqual(delta("hubgate_audit_batch_size_bucket", le="+Inf"), batches)
+        buckets = [after.get("hubgate_audit_batch_size_bucket", le=le) for le in ("1", "3", "7", "15", "31", "63", "127", "255", "511", "+Inf")]
+        self.assertEqual(buckets, sorted(buckets))
+        self.assertGreaterEqual(after.get("hubgate_audit_queue_depth_max"), 1)
+        self.assertEqual(after.types.get("hubgate_audit_batch_size"), "histogram")
+        self.assertEqual(after.types.get("hubgate_audit_queue_depth_max"), "gauge")
         self.assertEqual(delta("hubgate_config_reloads_total", result="success"), 0)
         for hist in ("hubgate_request_duration_seconds", "hubgate_upstream_duration_seconds"):
             buckets = sorted(((float(dict(lab)["le"]), v) for lab, v in after.series(hist + "_bucket").items()))
