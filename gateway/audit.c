@@ -26,6 +26,8 @@
 #define MS_PER_DAY (24 * 60 * 60 * 1000LL)
 #define IDLE_TICK_MS 100 /* the writer looks at the reopen flag at least this often */
 
+#define SPARE_RECORDS 1024 /* stored records kept for hg_audit_record_take: two full batches */
+
 struct st_hg_audit_t {
     /* configuration, immutable after hg_audit_start */
     char *sqlite_path, *jsonl_path; /* NULL = no such store */
@@ -43,6 +45,8 @@ struct st_hg_audit_t {
     /* under mutex */
     hg_audit_record_t **ring;
     size_t head, count;
+    hg_audit_record_t *spare[SPARE_RECORDS]; /* stored records, not reset yet */
+    size_t num_spare;
     int started;    /* the thread exists */
     int open_state; /* 0 opening, 1 open, -1 failed (start's handshake) */
     char open_err[256];
@@ -57,6 +61,7 @@ struct st_hg_audit_t {
     size_t max_count; /* the high-water mark of count */
     char last_error[256];
     /* lock-free readers */
+    _Atomic size_t num_spare_hint; /* num_spare, for a look without the mutex */
     _Atomic size_t depth;
     _Atomic int healthy;
     _Atomic int running; /* submissions are taken */
@@ -210,6 +215,32 @@ static void free_records(hg_audit_record_t **recs, size_t n)
 {
     for (size_t i = 0; i != n; ++i)
         hg_audit_record_free(recs[i]);
+}
+
+/* stored records go back to the producers (mutex held); only those beyond the spare room are freed here */
+static void recycle_records(hg_audit_t *a, hg_audit_record_t **recs, size_t n)
+{
+    size_t keep = SPARE_RECORDS - a->num_spare < n ? SPARE_RECORDS - a->num_spare : n;
+    memcpy(a->spare + a->num_spare, recs, keep * sizeof(*recs));
+    a->num_spare += keep;
+    atomic_store(&a->num_spare_hint, a->num_spare);
+    free_records(recs + keep, n - keep);
+}
+
+hg_audit_record_t *hg_audit_record_take(hg_audit_t *a)
+{
+    hg_audit_record_t *r = NULL;
+    if (atomic_load(&a->num_spare_hint) != 0) {
+        pthread_mutex_lock(&a->mutex);
+        if (a->num_spare != 0)
+            r = a->spare[--a->num_spare];
+        atomic_store(&a->num_spare_hint, a->num_spare);
+        pthread_mutex_unlock(&a->mutex);
+    }
+    if (r == NULL)
+        return hg_audit_record_new();
+    hg_audit_record_reset(r);
+    return r;
 }
 
 /* drops the writer's batch and, when `all`, everything queued (mutex held; the records are freed) */
@@ -390,10 +421,9 @@ static void *writer_main(void *arg)
         }
         pthread_mutex_unlock(&a->mutex);
         int rc = write_batch(a, batch, n, &sqlite_done, &jsonl_done, err, sizeof(err));
-        if (rc == 0)
-            free_records(batch, n);
         pthread_mutex_lock(&a->mutex);
         if (rc == 0) {
+            recycle_records(a, batch, n);
             count_batch(a, n);
             n = 0;
             next_commit = mono_ms() + a->tuning.commit_interval_ms;
@@ -543,6 +573,7 @@ void hg_audit_free(hg_audit_t *a)
     if (a == NULL)
         return;
     hg_audit_stop(a, 0);
+    free_records(a->spare, a->num_spare);
     pthread_mutex_destroy(&a->mutex);
     pthread_cond_destroy(&a->wake);
     pthread_cond_destroy(&a->progress);

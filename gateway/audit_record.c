@@ -34,33 +34,57 @@ struct st_hg_audit_idblock_t {
     char bytes[];
 };
 
+#define KEEP_PAIRS 256     /* a reset record keeps a pairs array up to this size */
 #define ID_BLOCK_SIZE 4000 /* bytes of strings per block: 100 pairs of 10-digit ids in two blocks */
 
 hg_audit_record_t *hg_audit_record_new(void)
 {
     hg_audit_record_t *r = hg_xcalloc(1, sizeof(*r));
-    r->ts_ms = (int64_t)hg_now_ms();
-    r->inputs_received = r->inputs_forwarded = r->duplicates = r->coerced = r->dropped_fields = -1;
-    r->num_errors = -1;
-    r->duration_ms = r->upstream_ms = -1;
+    hg_audit_record_reset(r);
     return r;
 }
 
-void hg_audit_record_free(hg_audit_record_t *r)
+/* frees the strings and every id block but the newest; keeps the pairs array; sets every field to absent */
+static void clear(hg_audit_record_t *r)
 {
-    if (r == NULL)
-        return;
     char *strings[] = {r->request_id,       r->route,          r->method,         r->path,
                        r->issuer,           r->subject,        r->client,         r->scope_used,
                        r->from_object_type, r->to_object_type, r->hubspot_status, r->hubspot_correlation_id,
                        r->body_sha256,      r->client_addr,    r->user_agent,     r->error};
     for (size_t i = 0; i != sizeof(strings) / sizeof(strings[0]); ++i)
         free(strings[i]);
-    while (r->id_blocks != NULL) {
-        struct st_hg_audit_idblock_t *next = r->id_blocks->next;
-        free(r->id_blocks);
-        r->id_blocks = next;
+    struct st_hg_audit_idblock_t *newest = r->id_blocks;
+    if (newest != NULL) {
+        for (struct st_hg_audit_idblock_t *b = newest->next, *next; b != NULL; b = next) {
+            next = b->next;
+            free(b);
+        }
+        newest->next = NULL;
+        newest->used = 0;
     }
+    if (r->pairs_cap > KEEP_PAIRS) { /* a rare large body should not pin its array in a recycled record */
+        free(r->pairs);
+        r->pairs = NULL;
+        r->pairs_cap = 0;
+    }
+    *r = (hg_audit_record_t){.pairs = r->pairs, .pairs_cap = r->pairs_cap, .id_blocks = newest};
+    r->inputs_received = r->inputs_forwarded = r->duplicates = r->coerced = r->dropped_fields = -1;
+    r->num_errors = -1;
+    r->duration_ms = r->upstream_ms = -1;
+}
+
+void hg_audit_record_reset(hg_audit_record_t *r)
+{
+    clear(r);
+    r->ts_ms = (int64_t)hg_now_ms();
+}
+
+void hg_audit_record_free(hg_audit_record_t *r)
+{
+    if (r == NULL)
+        return;
+    clear(r);
+    free(r->id_blocks);
     free(r->pairs);
     free(r);
 }

@@ -38,9 +38,9 @@ static char *client_addr(h2o_req_t *req)
     return hg_xasprintf(ss.ss_family == AF_INET6 ? "[%.*s]:%d" : "%.*s:%d", (int)hlen, host, (int)port);
 }
 
-static hg_audit_record_t *build_record(h2o_req_t *req, hg_reqstate_t *st, double duration_ms, double upstream_ms)
+static hg_audit_record_t *build_record(hg_server_t *s, h2o_req_t *req, hg_reqstate_t *st, double duration_ms, double upstream_ms)
 {
-    hg_audit_record_t *r = hg_audit_record_new();
+    hg_audit_record_t *r = s->audit != NULL ? hg_audit_record_take(s->audit) : hg_audit_record_new();
     r->ts_ms = (int64_t)st->started_ms;
     r->request_id = hg_xstrdup(st->request_id);
     r->route = st->route != NULL ? hg_xstrdup(st->route->name) : NULL;
@@ -134,7 +134,7 @@ static void on_log(h2o_logger_t *_self, h2o_req_t *req)
 
     if (s->audit == NULL && s->access_log == NULL)
         return;
-    hg_audit_record_t *r = build_record(req, st, duration_ms, upstream_ms);
+    hg_audit_record_t *r = build_record(s, req, st, duration_ms, upstream_ms);
     if (s->access_log != NULL)
         write_access_line(s->access_log, r);
     if (s->audit != NULL)

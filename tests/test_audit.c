@@ -412,6 +412,61 @@ START_TEST(sqlite_round_trips_every_field)
 }
 END_TEST
 
+/*
+ * Stored records come back through hg_audit_record_take, reset (every field absent, no pairs) but with
+ * their pair storage kept; filled again, they are stored like new ones. Without stored records, take
+ * makes a new one.
+ */
+START_TEST(stored_records_are_taken_again_reset)
+{
+    char *dir = audittest_tmpdir("hg-audit");
+    hg_audit_t *a = new_audit("{\"sqlite\": \"a.db\", \"retention_days\": 36500}", dir);
+    start(a);
+    hg_audit_record_t *fresh = hg_audit_record_take(a); /* nothing stored yet: a new record */
+    ck_assert_ptr_null(fresh->pairs);
+    ck_assert_int_eq(fresh->status, 0);
+    ck_assert_int_eq(fresh->num_errors, -1);
+    hg_audit_record_t *r = full_record(0);
+    hg_audit_record_add_pair(r, "1", "2");
+    char **pairs = r->pairs;
+    ck_assert_int_eq(hg_audit_submit(a, r), 0);
+    ck_assert_int_eq(hg_audit_sync(a, 3000), 0);
+    r = hg_audit_record_take(a);
+    ck_assert_ptr_eq(r->pairs, pairs); /* the stored record, its array kept */
+    ck_assert_uint_eq(r->num_pairs, 0);
+    hg_audit_record_t *blank = hg_audit_record_new();
+    blank->ts_ms = r->ts_ms;
+    json_t *got = hg_audit_record_to_json(r), *want = hg_audit_record_to_json(blank);
+    ck_assert(json_equal(got, want));
+    json_decref(got);
+    json_decref(want);
+    hg_audit_record_free(blank);
+    /* filled again, it is stored in full */
+    r->request_id = hg_xstrdup("again");
+    r->decision = HG_AUDIT_REJECTED_AUTH;
+    r->status = 401;
+    hg_audit_record_add_pair(r, "3", "4");
+    ck_assert_int_eq(hg_audit_submit(a, r), 0);
+    ck_assert_int_eq(hg_audit_sync(a, 3000), 0);
+    char *db_path = hg_path_join(dir, "a.db");
+    json_t *back = read_back(db_path);
+    ck_assert_uint_eq(json_array_size(back), 2);
+    json_t *second = json_array_get(back, 1);
+    ck_assert_str_eq(json_string_value(json_object_get(second, "request_id")), "again");
+    ck_assert_str_eq(json_string_value(json_object_get(second, "decision")), "rejected_auth");
+    ck_assert(json_is_null(json_object_get(second, "route")));
+    char *p = json_dumps(json_object_get(second, "pairs"), JSON_COMPACT);
+    ck_assert_str_eq(p, "[{\"from\":\"3\",\"to\":\"4\"}]");
+    free(p);
+    json_decref(back);
+    hg_audit_record_free(fresh);
+    hg_audit_free(a);
+    free(db_path);
+    audittest_rm_rf(dir);
+    free(dir);
+}
+END_TEST
+
 START_TEST(stop_writes_everything_queued)
 {
     char *dir = audittest_tmpdir("hg-audit");
@@ -975,6 +1030,7 @@ int main(void)
     tc = tcase_create("sqlite");
     tcase_set_timeout(tc, 20);
     tcase_add_test(tc, sqlite_round_trips_every_field);
+    tcase_add_test(tc, stored_records_are_taken_again_reset);
     tcase_add_test(tc, stop_writes_everything_queued);
     tcase_add_test(tc, start_fails_on_unopenable_store);
     suite_add_tcase(s, tc);
