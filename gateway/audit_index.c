@@ -63,6 +63,17 @@ static void push_text(hg_audit_keys_t *k, int kind, const char *s)
         keys_push(k, hg_audit_key(kind, s, strlen(s)));
 }
 
+uint64_t hg_audit_object_key(const char *id)
+{
+    uint64_t v = 0;
+    size_t n = 0;
+    for (unsigned d; n != 18 && (d = (unsigned)(id[n] - '0')) <= 9; ++n)
+        v = v * 10 + d;
+    if (id[n] == '\0' && n != 0 && (id[0] != '0' || n == 1))
+        return mix(0x3c6ef372fe94f82bULL ^ v); /* a number: one mix instead of hashing its digits */
+    return hg_audit_key(HG_AUDIT_KEY_OBJECT, id, n + strlen(id + n));
+}
+
 void hg_audit_keys_of(const hg_audit_record_t *r, hg_audit_keys_t *fields, hg_audit_keys_t *objects)
 {
     push_text(fields, HG_AUDIT_KEY_REQUEST_ID, r->request_id);
@@ -76,7 +87,7 @@ void hg_audit_keys_of(const hg_audit_record_t *r, hg_audit_keys_t *fields, hg_au
         keys_push(fields, hg_audit_key(HG_AUDIT_KEY_STATUS_CLASS, status, 1));
     }
     for (size_t i = 0; i != 2 * r->num_pairs; ++i)
-        push_text(objects, HG_AUDIT_KEY_OBJECT, r->pairs[i]);
+        keys_push(objects, hg_audit_object_key(r->pairs[i]));
 }
 
 size_t hg_audit_bloom_size(size_t nkeys)

@@ -46,6 +46,12 @@ void hg_audit_keys_dispose(hg_audit_keys_t *k);
 
 /* the key of (kind, the n bytes at s) */
 uint64_t hg_audit_key(int kind, const char *s, size_t n);
+/*
+ * The key of an object id: for 1 to 18 digits without a leading zero (what
+ * normalization makes of HubSpot ids) a mix of the number, else
+ * hg_audit_key(HG_AUDIT_KEY_OBJECT, id). Writer and query both use this.
+ */
+uint64_t hg_audit_object_key(const char *id);
 /* appends the keys of r's filterable fields to `fields` and of its forwarded object ids to `objects` */
 void hg_audit_keys_of(const hg_audit_record_t *r, hg_audit_keys_t *fields, hg_audit_keys_t *objects);
 

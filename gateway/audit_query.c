@@ -295,7 +295,7 @@ static void filter_keys(const hg_audit_filter_t *f, keys_t *k)
                                                                : hg_audit_key(HG_AUDIT_KEY_STATUS_CLASS, status, 1);
     }
     if (f->given[F_OBJECT_ID])
-        k->objects[k->nobjects++] = hg_audit_key(HG_AUDIT_KEY_OBJECT, f->text[F_OBJECT_ID], strlen(f->text[F_OBJECT_ID]));
+        k->objects[k->nobjects++] = hg_audit_object_key(f->text[F_OBJECT_ID]);
 }
 
 /* 1 when the blob in column i may hold every key */

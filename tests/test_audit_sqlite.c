@@ -235,6 +235,12 @@ START_TEST(keys_and_filters_are_stable)
     ck_assert_uint_eq(hg_audit_key(HG_AUDIT_KEY_REQUEST_ID, "0196f0a2-7c4e-7b1a-9d3e-2f6a8b4c1d5e", 36), 0x66cf24a73b882ab1ULL);
     ck_assert_uint_eq(hg_audit_key(HG_AUDIT_KEY_SUBJECT, "", 0), 0x937741f1894e61dbULL);
     ck_assert_uint_ne(hg_audit_key(HG_AUDIT_KEY_SUBJECT, "123", 3), hg_audit_key(HG_AUDIT_KEY_CLIENT, "123", 3));
+    ck_assert_uint_eq(hg_audit_object_key("123"), 0xbf54fd12e2f067d4ULL);
+    ck_assert_uint_eq(hg_audit_object_key("0123"), hg_audit_key(HG_AUDIT_KEY_OBJECT, "0123", 4));
+    ck_assert_uint_eq(hg_audit_object_key("1000000000000000000"), hg_audit_key(HG_AUDIT_KEY_OBJECT, "1000000000000000000", 19));
+    ck_assert_uint_eq(hg_audit_object_key(""), hg_audit_key(HG_AUDIT_KEY_OBJECT, "", 0));
+    ck_assert_uint_eq(hg_audit_object_key("12a"), hg_audit_key(HG_AUDIT_KEY_OBJECT, "12a", 3));
+    ck_assert_uint_ne(hg_audit_object_key("0"), hg_audit_object_key("00"));
     uint8_t bloom[64];
     uint64_t key = hg_audit_key(HG_AUDIT_KEY_OBJECT, "123", 3);
     hg_audit_bloom_build(&key, 1, bloom, sizeof(bloom));
