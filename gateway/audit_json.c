@@ -236,22 +236,19 @@ static char *put_real_printf(char *o, double d)
 }
 
 /*
- * A duration as hg_audit_record_to_json has it: null when absent (negative, NaN, infinite), else
- * round(v * 1000) / 1000 printed by jansson. When v * 1000 overflows to infinity, json_real refuses the value and
- * json_object_set_new drops the key, so the key is left out here too.
+ * A duration as hg_audit_record_to_json has it: null when absent (negative, NaN) or when v * 1000 is not
+ * finite, else round(v * 1000) / 1000 printed by jansson.
  */
 static void put_ms_field(out_t *out, const char *key, size_t keylen, double v)
 {
     char *o = reserve(out, keylen + 40);
-    if (!(v >= 0) || isinf(v)) {
+    if (!(v >= 0) || !isfinite(v * 1000)) {
         memcpy(o, key, keylen);
         o = PUT_LIT(o + keylen, "null");
         out->len = (size_t)(o - out->buf);
         return;
     }
     double k = round(v * 1000); /* the rounded value in microseconds: an integer */
-    if (isinf(k))
-        return;
     memcpy(o, key, keylen);
     o += keylen;
     if (k < 1e15) {

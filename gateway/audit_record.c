@@ -197,9 +197,10 @@ static json_t *int_or_null(int64_t v, int64_t absent)
     return v == absent ? json_null() : json_integer(v);
 }
 
+/* null when absent (negative, NaN) or not a number JSON can hold once rounded to microseconds */
 static json_t *ms_or_null(double v)
 {
-    if (!(v >= 0) || isinf(v))
+    if (!(v >= 0) || !isfinite(v * 1000))
         return json_null();
     return json_real(round(v * 1000) / 1000);
 }
