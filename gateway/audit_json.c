@@ -72,37 +72,6 @@ static char *put_2(char *o, unsigned v)
     return o + 2;
 }
 
-/* length of the valid UTF-8 sequence at s (RFC 3629: no overlongs, no surrogates, <= U+10FFFF), 0 if invalid;
-   s is NUL-terminated, so a truncated sequence stops at the NUL, which is no continuation byte */
-static size_t utf8_seq(const unsigned char *s)
-{
-    size_t n;
-    unsigned lo = 0x80, hi = 0xbf;
-    if (s[0] >= 0xc2 && s[0] <= 0xdf) {
-        n = 2;
-    } else if (s[0] >= 0xe0 && s[0] <= 0xef) {
-        n = 3;
-        if (s[0] == 0xe0)
-            lo = 0xa0;
-        else if (s[0] == 0xed)
-            hi = 0x9f;
-    } else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
-        n = 4;
-        if (s[0] == 0xf0)
-            lo = 0x90;
-        else if (s[0] == 0xf4)
-            hi = 0x8f;
-    } else {
-        return 0;
-    }
-    if (s[1] < lo || s[1] > hi)
-        return 0;
-    for (size_t i = 2; i != n; ++i)
-        if (s[i] < 0x80 || s[i] > 0xbf)
-            return 0;
-    return n;
-}
-
 /* 1 for the bytes jansson copies as they are (printable ASCII but '"' and '\\', and DEL); 0 for NUL too */
 static const unsigned char plain_byte[256] = {[0x20 ... 0x21] = 1, [0x23 ... 0x5b] = 1, [0x5d ... 0x7f] = 1};
 
@@ -131,7 +100,7 @@ static void put_string(out_t *out, const char *str)
         if (c == '\0')
             break;
         if (c >= 0x80) {
-            size_t k = utf8_seq(s);
+            size_t k = hg_utf8_seq(s);
             if (k == 0) {
                 *o++ = '?';
                 ++s;

@@ -134,38 +134,6 @@ char *hg_audit_format_ts(int64_t ts_ms, char *buf, size_t size)
     return buf;
 }
 
-/* length of the valid UTF-8 sequence at s (RFC 3629: no overlongs, no surrogates, <= U+10FFFF), 0 if invalid */
-static size_t utf8_seq(const unsigned char *s)
-{
-    if (s[0] < 0x80)
-        return 1;
-    size_t n;
-    unsigned lo = 0x80, hi = 0xbf;
-    if (s[0] >= 0xc2 && s[0] <= 0xdf) {
-        n = 2;
-    } else if (s[0] >= 0xe0 && s[0] <= 0xef) {
-        n = 3;
-        if (s[0] == 0xe0)
-            lo = 0xa0;
-        else if (s[0] == 0xed)
-            hi = 0x9f;
-    } else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
-        n = 4;
-        if (s[0] == 0xf0)
-            lo = 0x90;
-        else if (s[0] == 0xf4)
-            hi = 0x8f;
-    } else {
-        return 0;
-    }
-    if (s[1] < lo || s[1] > hi)
-        return 0;
-    for (size_t i = 2; i != n; ++i)
-        if (s[i] < 0x80 || s[i] > 0xbf)
-            return 0;
-    return n;
-}
-
 json_t *hg_audit_json_string(const char *s)
 {
     if (s == NULL)
@@ -176,7 +144,7 @@ json_t *hg_audit_json_string(const char *s)
     size_t len = strlen(s);
     char *fixed = hg_xmalloc(len + 1), *out = fixed;
     for (const unsigned char *p = (const unsigned char *)s; *p != '\0';) {
-        size_t n = utf8_seq(p);
+        size_t n = hg_utf8_seq(p);
         if (n == 0) {
             *out++ = '?';
             ++p;

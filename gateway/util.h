@@ -38,6 +38,9 @@ char *hg_format_time_ms(char *buf, size_t size, uint64_t unix_ms);
 /* lower-case hex SHA-256 of buf[0..len) into hex (NUL-terminated) */
 void hg_sha256_hex(const char *buf, size_t len, char hex[65]);
 
+/* bytes of the valid UTF-8 sequence at NUL-terminated s (1 for ASCII; RFC 3629: no overlongs, no surrogates,
+   at most U+10FFFF), 0 when s starts an invalid one */
+size_t hg_utf8_seq(const unsigned char *s);
 /* milliseconds since the Unix epoch, from the real-time clock */
 uint64_t hg_now_ms(void);
 
