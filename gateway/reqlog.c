@@ -6,6 +6,8 @@
 #include "server.h"
 #include "util.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,18 +26,39 @@ static char *dup_str(const char *s)
     return s != NULL ? hg_xstrdup(s) : NULL;
 }
 
+/* "1.2.3.4:5678" or "[::1]:5678" for the peer (inet_ntop, not getnameinfo: a tenth of the cost), NULL if none */
 static char *client_addr(h2o_req_t *req)
 {
     struct sockaddr_storage ss;
-    socklen_t len = req->conn->callbacks->get_peername(req->conn, (void *)&ss);
-    if (len == 0)
+    if (req->conn->callbacks->get_peername(req->conn, (void *)&ss) == 0)
         return NULL;
-    char host[NI_MAXHOST];
-    size_t hlen = h2o_socket_getnumerichost((void *)&ss, len, host);
-    if (hlen == SIZE_MAX)
+    char buf[INET6_ADDRSTRLEN + 9], *p = buf;
+    unsigned port;
+    if (ss.ss_family == AF_INET) {
+        const struct sockaddr_in *sin = (const void *)&ss;
+        if (inet_ntop(AF_INET, &sin->sin_addr, p, INET6_ADDRSTRLEN) == NULL)
+            return NULL;
+        port = ntohs(sin->sin_port);
+        p += strlen(p);
+    } else if (ss.ss_family == AF_INET6) {
+        const struct sockaddr_in6 *sin6 = (const void *)&ss;
+        *p++ = '[';
+        if (inet_ntop(AF_INET6, &sin6->sin6_addr, p, INET6_ADDRSTRLEN) == NULL)
+            return NULL;
+        port = ntohs(sin6->sin6_port);
+        p += strlen(p);
+        *p++ = ']';
+    } else {
         return NULL;
-    int32_t port = h2o_socket_getport((void *)&ss);
-    return hg_xasprintf(ss.ss_family == AF_INET6 ? "[%.*s]:%d" : "%.*s:%d", (int)hlen, host, (int)port);
+    }
+    char digits[6], *d = digits + sizeof(digits);
+    do
+        *--d = (char)('0' + port % 10);
+    while ((port /= 10) != 0);
+    *p++ = ':';
+    memcpy(p, d, (size_t)(digits + sizeof(digits) - d));
+    p += digits + sizeof(digits) - d;
+    return hg_xstrndup(buf, (size_t)(p - buf));
 }
 
 static hg_audit_record_t *build_record(hg_server_t *s, h2o_req_t *req, hg_reqstate_t *st, double duration_ms, double upstream_ms)
@@ -75,7 +98,7 @@ static hg_audit_record_t *build_record(hg_server_t *s, h2o_req_t *req, hg_reqsta
     if (st->forwarded && req->entity.base != NULL) {
         /* taken here, not on the way in: only an audit store wants it (req->entity is what was forwarded) */
         char sha[65];
-        hg_sha256_hex(req->entity.base, req->entity.len, sha);
+        hg_sha256_hex(st->worker->sha256, req->entity.base, req->entity.len, sha);
         r->body_sha256 = hg_xstrdup(sha);
     }
     r->hubspot_status = dup_str(st->hubspot_status);

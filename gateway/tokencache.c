@@ -5,7 +5,6 @@
 #include "tokencache.h"
 #include "util.h"
 
-#include <openssl/evp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -26,16 +25,14 @@ struct st_hg_tokencache_t {
     uint32_t *buckets; /* first entry of each chain, NIL when empty */
     size_t mask;       /* buckets - 1 */
     uint32_t free_list, head, tail;
-    EVP_MD *sha256;
-    EVP_MD_CTX *mdctx;
+    hg_sha256_t *sha256;
     uint64_t hits, misses;
 };
 
 hg_tokencache_t *hg_tokencache_new(size_t capacity)
 {
     hg_tokencache_t *c = hg_xcalloc(1, sizeof(*c));
-    if ((c->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL)) == NULL || (c->mdctx = EVP_MD_CTX_new()) == NULL)
-        abort();
+    c->sha256 = hg_sha256_new();
     if (capacity >= NIL)
         capacity = NIL - 1;
     c->capacity = capacity;
@@ -65,17 +62,14 @@ void hg_tokencache_free(hg_tokencache_t *c)
         hg_principal_release(c->entries[i].principal);
     free(c->entries);
     free(c->buckets);
-    EVP_MD_CTX_free(c->mdctx);
-    EVP_MD_free(c->sha256);
+    hg_sha256_free(c->sha256);
     free(c);
 }
 
 void hg_tokencache_key(hg_tokencache_t *c, const char *token, size_t len, unsigned char key[HG_TOKENCACHE_KEY_SIZE])
 {
-    unsigned int n = 0;
-    if (EVP_DigestInit_ex2(c->mdctx, c->sha256, NULL) != 1 || EVP_DigestUpdate(c->mdctx, token, len) != 1 ||
-        EVP_DigestFinal_ex(c->mdctx, key, &n) != 1 || n != HG_TOKENCACHE_KEY_SIZE)
-        abort();
+    _Static_assert(HG_TOKENCACHE_KEY_SIZE == 32, "the key is a SHA-256 digest");
+    hg_sha256(c->sha256, token, len, key);
 }
 
 static size_t bucket_of(const hg_tokencache_t *c, const unsigned char *key)

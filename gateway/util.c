@@ -120,13 +120,43 @@ char *hg_format_time_ms(char *buf, size_t size, uint64_t unix_ms)
     return buf;
 }
 
-void hg_sha256_hex(const char *buf, size_t len, char hex[65])
+struct st_hg_sha256_t {
+    EVP_MD *md;
+    EVP_MD_CTX *ctx;
+};
+
+hg_sha256_t *hg_sha256_new(void)
+{
+    hg_sha256_t *h = hg_xcalloc(1, sizeof(*h));
+    if ((h->md = EVP_MD_fetch(NULL, "SHA256", NULL)) == NULL || (h->ctx = EVP_MD_CTX_new()) == NULL)
+        abort();
+    return h;
+}
+
+void hg_sha256_free(hg_sha256_t *h)
+{
+    if (h == NULL)
+        return;
+    EVP_MD_CTX_free(h->ctx);
+    EVP_MD_free(h->md);
+    free(h);
+}
+
+void hg_sha256(hg_sha256_t *h, const void *buf, size_t len, unsigned char out[32])
+{
+    unsigned int n = 0;
+    if (EVP_DigestInit_ex2(h->ctx, h->md, NULL) != 1 || EVP_DigestUpdate(h->ctx, buf, len) != 1 ||
+        EVP_DigestFinal_ex(h->ctx, out, &n) != 1 || n != 32)
+        abort();
+}
+
+void hg_sha256_hex(hg_sha256_t *h, const char *buf, size_t len, char hex[65])
 {
     static const char digits[] = "0123456789abcdef";
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int mdlen = 0;
-    if (!EVP_Digest(buf, len, md, &mdlen, EVP_sha256(), NULL) || mdlen != 32)
-        abort();
+    unsigned char md[32];
+    hg_sha256_t *own = h == NULL ? hg_sha256_new() : NULL;
+    hg_sha256(h != NULL ? h : own, buf, len, md);
+    hg_sha256_free(own);
     for (unsigned i = 0; i != 32; ++i) {
         hex[2 * i] = digits[md[i] >> 4];
         hex[2 * i + 1] = digits[md[i] & 15];

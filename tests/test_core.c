@@ -189,10 +189,19 @@ END_TEST
 START_TEST(sha256_known_vectors)
 {
     char hex[65];
-    hg_sha256_hex("", 0, hex);
+    hg_sha256_hex(NULL, "", 0, hex);
     ck_assert_str_eq(hex, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
-    hg_sha256_hex("abc", 3, hex);
+    hg_sha256_hex(NULL, "abc", 3, hex);
     ck_assert_str_eq(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    /* a hasher used again and again gives each message its own digest */
+    hg_sha256_t *h = hg_sha256_new();
+    for (int i = 0; i != 3; ++i) {
+        hg_sha256_hex(h, "abc", 3, hex);
+        ck_assert_str_eq(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+        hg_sha256_hex(h, "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq", 56, hex);
+        ck_assert_str_eq(hex, "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
+    }
+    hg_sha256_free(h);
 }
 END_TEST
 
