@@ -134,14 +134,8 @@ static char *put_str(char *p, const char *s)
 /* nanoseconds as milliseconds with three decimals ("1.521"), without printf's floating point */
 static char *put_ms(char *p, uint64_t ns)
 {
-    uint64_t us = ns / 1000, ms = us / 1000;
-    char digits[24];
-    size_t n = 0;
-    do
-        digits[n++] = (char)('0' + ms % 10);
-    while ((ms /= 10) != 0);
-    while (n != 0)
-        *p++ = digits[--n];
+    uint64_t us = ns / 1000;
+    p = hg_put_u64(p, us / 1000);
     *p++ = '.';
     *p++ = (char)('0' + us % 1000 / 100);
     *p++ = (char)('0' + us % 100 / 10);
@@ -169,9 +163,11 @@ static void on_setup_ostream(h2o_filter_t *self, h2o_req_t *req, h2o_ostream_t *
         add_header(req, H2O_STRLIT("x-hubgate-route"), st->route->name, strlen(st->route->name));
     char buf[160];
     if (st->route != NULL && st->route->body.mode == HG_NORMALIZE_ASSOCIATIONS && st->forwarded && st->has_body) {
-        int n = snprintf(buf, sizeof(buf), "inputs=%zu; duplicates=%zu; coerced=%zu; dropped-fields=%zu", st->body.forwarded,
-                         st->body.duplicates, st->body.coerced, st->body.dropped_fields);
-        add_header(req, H2O_STRLIT("x-hubgate-normalized"), buf, (size_t)n);
+        char *p = hg_put_u64(put_str(buf, "inputs="), st->body.forwarded);
+        p = hg_put_u64(put_str(p, "; duplicates="), st->body.duplicates);
+        p = hg_put_u64(put_str(p, "; coerced="), st->body.coerced);
+        p = hg_put_u64(put_str(p, "; dropped-fields="), st->body.dropped_fields);
+        add_header(req, H2O_STRLIT("x-hubgate-normalized"), buf, (size_t)(p - buf));
     }
     char *p = put_ms(put_str(buf, "hubgate;dur="), hg_mono_ns() - st->started_ns);
     if (st->forwarded && st->upstream_headers_ns != 0)

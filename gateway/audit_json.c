@@ -42,26 +42,13 @@ static char *reserve(out_t *out, size_t n)
 
 #define PUT_LIT(o, lit) (memcpy((o), (lit), sizeof(lit) - 1), (o) + sizeof(lit) - 1)
 
-/* the decimal digits of v (as "%llu"); returns the end */
-static char *put_u64(char *o, uint64_t v)
-{
-    char tmp[20], *p = tmp + sizeof(tmp);
-    do {
-        *--p = (char)('0' + v % 10);
-        v /= 10;
-    } while (v != 0);
-    size_t n = (size_t)(tmp + sizeof(tmp) - p);
-    memcpy(o, p, n);
-    return o + n;
-}
-
 /* as "%lld", INT64_MIN included */
 static char *put_i64(char *o, int64_t v)
 {
     if (v >= 0)
-        return put_u64(o, (uint64_t)v);
+        return hg_put_u64(o, (uint64_t)v);
     *o++ = '-';
-    return put_u64(o, -(uint64_t)v);
+    return hg_put_u64(o, -(uint64_t)v);
 }
 
 /* v in 0..99 as two digits */
@@ -226,7 +213,7 @@ static void put_ms_field(out_t *out, const char *key, size_t keylen, double v)
         uint64_t us = (uint64_t)k;
         if (us == 0 && signbit(k))
             *o++ = '-'; /* v = -0.0 passes the >= 0 test: "%.15g" says "-0" */
-        o = put_u64(o, us / 1000);
+        o = hg_put_u64(o, us / 1000);
         *o++ = '.';
         unsigned frac = (unsigned)(us % 1000);
         if (frac == 0) {

@@ -105,15 +105,7 @@ static int ids_next(ids_t *it)
     if (get_varint(it, &h) != 0)
         return -1;
     if ((h & 1) == 0) {
-        char digits[24], *d = digits + sizeof(digits);
-        uint64_t v = h >> 1;
-        do {
-            *--d = (char)('0' + v % 10);
-            v /= 10;
-        } while (v != 0);
-        size_t n = (size_t)(digits + sizeof(digits) - d);
-        memcpy(it->text, d, n);
-        it->text[n] = '\0';
+        *hg_put_u64(it->text, h >> 1) = '\0'; /* it->text holds at least 24 bytes */
         return 1;
     }
     uint64_t n = h >> 1;

@@ -26,7 +26,7 @@ static char *dup_str(const char *s)
     return s != NULL ? hg_xstrdup(s) : NULL;
 }
 
-/* "1.2.3.4:5678" or "[::1]:5678" for the peer (inet_ntop, not getnameinfo: a tenth of the cost), NULL if none */
+/* "1.2.3.4:5678" or "[::1]:5678" for the peer, without getnameinfo or printf (a tenth of their cost); NULL if none */
 static char *client_addr(h2o_req_t *req)
 {
     struct sockaddr_storage ss;
@@ -36,10 +36,13 @@ static char *client_addr(h2o_req_t *req)
     unsigned port;
     if (ss.ss_family == AF_INET) {
         const struct sockaddr_in *sin = (const void *)&ss;
-        if (inet_ntop(AF_INET, &sin->sin_addr, p, INET6_ADDRSTRLEN) == NULL)
-            return NULL;
+        const unsigned char *a = (const unsigned char *)&sin->sin_addr; /* glibc's inet_ntop would sprintf it */
+        for (int i = 0; i != 4; ++i) {
+            if (i != 0)
+                *p++ = '.';
+            p = hg_put_u64(p, a[i]);
+        }
         port = ntohs(sin->sin_port);
-        p += strlen(p);
     } else if (ss.ss_family == AF_INET6) {
         const struct sockaddr_in6 *sin6 = (const void *)&ss;
         *p++ = '[';
@@ -51,13 +54,8 @@ static char *client_addr(h2o_req_t *req)
     } else {
         return NULL;
     }
-    char digits[6], *d = digits + sizeof(digits);
-    do
-        *--d = (char)('0' + port % 10);
-    while ((port /= 10) != 0);
     *p++ = ':';
-    memcpy(p, d, (size_t)(digits + sizeof(digits) - d));
-    p += digits + sizeof(digits) - d;
+    p = hg_put_u64(p, port);
     return hg_xstrndup(buf, (size_t)(p - buf));
 }
 

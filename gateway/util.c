@@ -196,3 +196,14 @@ size_t hg_utf8_seq(const unsigned char *s)
             return 0;
     return n;
 }
+
+char *hg_put_u64(char *p, uint64_t v)
+{
+    char digits[20], *d = digits + sizeof(digits);
+    do
+        *--d = (char)('0' + v % 10);
+    while ((v /= 10) != 0);
+    size_t n = (size_t)(digits + sizeof(digits) - d);
+    memcpy(p, d, n);
+    return p + n;
+}

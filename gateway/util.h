@@ -48,6 +48,8 @@ void hg_sha256(hg_sha256_t *h, const void *buf, size_t len, unsigned char out[32
 /* its lower-case hex into hex (NUL-terminated); h NULL = a one-off hasher */
 void hg_sha256_hex(hg_sha256_t *h, const char *buf, size_t len, char hex[65]);
 
+/* writes v in decimal at p (at most 20 bytes, no NUL) and returns the end: what printf's %llu costs ten times */
+char *hg_put_u64(char *p, uint64_t v);
 /* bytes of the valid UTF-8 sequence at NUL-terminated s (1 for ASCII; RFC 3629: no overlongs, no surrogates,
    at most U+10FFFF), 0 when s starts an invalid one */
 size_t hg_utf8_seq(const unsigned char *s);

@@ -186,6 +186,23 @@ START_TEST(errbody_shape)
 }
 END_TEST
 
+START_TEST(decimal_digits)
+{
+    static const struct {
+        uint64_t v;
+        const char *text;
+    } cases[] = {{0, "0"}, {7, "7"}, {10, "10"}, {65535, "65535"}, {UINT64_MAX, "18446744073709551615"}};
+    for (size_t i = 0; i != sizeof(cases) / sizeof(cases[0]); ++i) {
+        char buf[24];
+        memset(buf, 'x', sizeof(buf));
+        char *end = hg_put_u64(buf, cases[i].v);
+        ck_assert_uint_eq((size_t)(end - buf), strlen(cases[i].text));
+        ck_assert(memcmp(buf, cases[i].text, strlen(cases[i].text)) == 0);
+        ck_assert_int_eq(*end, 'x'); /* nothing written past the digits */
+    }
+}
+END_TEST
+
 START_TEST(sha256_known_vectors)
 {
     char hex[65];
@@ -221,6 +238,7 @@ int main(void)
     suite_add_tcase(s, tc);
     tc = tcase_create("util");
     tcase_add_test(tc, sha256_known_vectors);
+    tcase_add_test(tc, decimal_digits);
     suite_add_tcase(s, tc);
     tc = tcase_create("errbody");
     tcase_add_test(tc, errbody_shape);
