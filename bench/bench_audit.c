@@ -61,27 +61,27 @@ static void *produce(void *arg)
             }
         }
         hg_audit_record_t *r = hg_audit_record_new();
-        r->request_id = hg_xasprintf("bench-%ld", p->first + i);
-        r->route = hg_xstrdup("create-default-associations");
-        r->method = hg_xstrdup("POST");
-        r->path = hg_xstrdup("/crm/v4/associations/contacts/companies/batch/associate/default");
+        r->request_id = hg_audit_record_printf(r, "bench-%ld", p->first + i);
+        r->route = hg_audit_record_strdup(r, "create-default-associations");
+        r->method = hg_audit_record_strdup(r, "POST");
+        r->path = hg_audit_record_strdup(r, "/crm/v4/associations/contacts/companies/batch/associate/default");
         r->decision = HG_AUDIT_FORWARDED;
         r->status = 200;
         r->upstream_status = 200;
-        r->issuer = hg_xstrdup("https://idp.example.internal");
-        r->subject = hg_xasprintf("user-%ld", i % 100);
-        r->client = hg_xstrdup("svc-a");
-        r->scope_used = hg_xstrdup("crm.objects.contacts.write");
-        r->from_object_type = hg_xstrdup("contacts");
-        r->to_object_type = hg_xstrdup("companies");
+        r->issuer = hg_audit_record_strdup(r, "https://idp.example.internal");
+        r->subject = hg_audit_record_printf(r, "user-%ld", i % 100);
+        r->client = hg_audit_record_strdup(r, "svc-a");
+        r->scope_used = hg_audit_record_strdup(r, "crm.objects.contacts.write");
+        r->from_object_type = hg_audit_record_strdup(r, "contacts");
+        r->to_object_type = hg_audit_record_strdup(r, "companies");
         r->inputs_received = r->inputs_forwarded = p->pairs;
         r->duplicates = r->coerced = r->dropped_fields = r->num_errors = 0;
-        r->hubspot_status = hg_xstrdup("COMPLETE");
+        r->hubspot_status = hg_audit_record_strdup(r, "COMPLETE");
         r->duration_ms = 12.5;
         r->upstream_ms = 11.25;
-        r->body_sha256 = hg_xstrdup("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
-        r->client_addr = hg_xstrdup("10.0.0.1");
-        r->user_agent = hg_xstrdup("hubspot-api-client/13.5.0");
+        r->body_sha256 = hg_audit_record_strdup(r, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+        r->client_addr = hg_audit_record_strdup(r, "10.0.0.1");
+        r->user_agent = hg_audit_record_strdup(r, "hubspot-api-client/13.5.0");
         for (long k = 0; k != p->pairs; ++k) {
             snprintf(from, sizeof(from), "%ld", 100000000 + (p->first + i) * 7 + k);
             snprintf(to, sizeof(to), "%ld", 900000000 + k);

@@ -47,9 +47,11 @@
 const char *hg_audit_decision_find(const char *s);
 
 /*
- * One request. Every string is heap-owned by the record (malloc/hg_xstrdup;
- * hg_audit_record_free frees them); NULL means absent (SQL NULL, JSON null).
- * hg_audit_record_new sets every number to "absent" and ts_ms to now.
+ * One request. Every string lives in the record's own blocks: set fields with
+ * hg_audit_record_strdup, _strndup or _printf, never with malloc'd strings
+ * (hg_audit_record_free and _reset release the blocks, not single strings);
+ * NULL means absent (SQL NULL, JSON null). hg_audit_record_new sets every
+ * number to "absent" and ts_ms to now.
  */
 typedef struct st_hg_audit_record_t {
     int64_t ts_ms; /* when the request arrived, ms since the Unix epoch (JSON: RFC 3339 UTC with ms) */
@@ -67,8 +69,8 @@ typedef struct st_hg_audit_record_t {
     char **pairs;     /* 2 * num_pairs ids: from0, to0, from1, to1, ... (the forwarded inputs) */
     size_t num_pairs; /* pairs held */
     size_t pairs_cap; /* pairs allocated (hg_audit_record_add_pair grows it) */
-    /* where the id strings live: a few blocks instead of one allocation per id (a 100-input request would
-       otherwise cost 200 mallocs on its event loop and 200 frees on the writer); owned by the record */
+    /* where the strings live: a few blocks instead of one allocation per string (a 100-input request would
+       otherwise cost 200 mallocs on its event loop); owned by the record */
     struct st_hg_audit_idblock_t *id_blocks;
 } hg_audit_record_t;
 
@@ -76,6 +78,10 @@ hg_audit_record_t *hg_audit_record_new(void);
 void hg_audit_record_free(hg_audit_record_t *r);
 /* frees r's strings and makes it what hg_audit_record_new makes, keeping the memory that holds pairs */
 void hg_audit_record_reset(hg_audit_record_t *r);
+/* a copy of s (NULL for NULL) or of s[0..len) in r's blocks, for r's fields; lives as long as r (or its next reset) */
+char *hg_audit_record_strdup(hg_audit_record_t *r, const char *s);
+char *hg_audit_record_strndup(hg_audit_record_t *r, const char *s, size_t len);
+char *hg_audit_record_printf(hg_audit_record_t *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* appends one forwarded (from, to) pair; both ids are copied */
 void hg_audit_record_add_pair(hg_audit_record_t *r, const char *from, const char *to);
 /*

@@ -11,6 +11,8 @@
 #include "util.h"
 
 #include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -27,7 +29,7 @@ const char *hg_audit_decision_find(const char *s)
     return NULL;
 }
 
-/* a block of id strings; strings never move, so r->pairs can point into it */
+/* a block of the record's strings; strings never move, so fields and r->pairs point into it */
 struct st_hg_audit_idblock_t {
     struct st_hg_audit_idblock_t *next;
     size_t used, size;
@@ -35,7 +37,7 @@ struct st_hg_audit_idblock_t {
 };
 
 #define KEEP_PAIRS 256     /* a reset record keeps a pairs array up to this size */
-#define ID_BLOCK_SIZE 4000 /* bytes of strings per block: 100 pairs of 10-digit ids in two blocks */
+#define ID_BLOCK_SIZE 4000 /* bytes of strings per block: the fields and 100 pairs of 10-digit ids in one */
 
 hg_audit_record_t *hg_audit_record_new(void)
 {
@@ -44,15 +46,9 @@ hg_audit_record_t *hg_audit_record_new(void)
     return r;
 }
 
-/* frees the strings and every id block but the newest; keeps the pairs array; sets every field to absent */
+/* drops every string (all in the blocks) and every block but the newest; keeps the pairs array; sets every field absent */
 static void clear(hg_audit_record_t *r)
 {
-    char *strings[] = {r->request_id,       r->route,          r->method,         r->path,
-                       r->issuer,           r->subject,        r->client,         r->scope_used,
-                       r->from_object_type, r->to_object_type, r->hubspot_status, r->hubspot_correlation_id,
-                       r->body_sha256,      r->client_addr,    r->user_agent,     r->error};
-    for (size_t i = 0; i != sizeof(strings) / sizeof(strings[0]); ++i)
-        free(strings[i]);
     struct st_hg_audit_idblock_t *newest = r->id_blocks;
     if (newest != NULL) {
         for (struct st_hg_audit_idblock_t *b = newest->next, *next; b != NULL; b = next) {
@@ -89,10 +85,9 @@ void hg_audit_record_free(hg_audit_record_t *r)
     free(r);
 }
 
-/* a copy of s in the record's id blocks */
-static char *id_copy(hg_audit_record_t *r, const char *s)
+char *hg_audit_record_strndup(hg_audit_record_t *r, const char *s, size_t len)
 {
-    size_t n = strlen(s) + 1;
+    size_t n = len + 1;
     struct st_hg_audit_idblock_t *b = r->id_blocks;
     if (b == NULL || b->size - b->used < n) {
         size_t size = n > ID_BLOCK_SIZE ? n : ID_BLOCK_SIZE;
@@ -103,8 +98,35 @@ static char *id_copy(hg_audit_record_t *r, const char *s)
         r->id_blocks = b;
     }
     char *copy = b->bytes + b->used;
-    memcpy(copy, s, n);
+    memcpy(copy, s, len);
+    copy[len] = '\0';
     b->used += n;
+    return copy;
+}
+
+char *hg_audit_record_strdup(hg_audit_record_t *r, const char *s)
+{
+    return s != NULL ? hg_audit_record_strndup(r, s, strlen(s)) : NULL;
+}
+
+char *hg_audit_record_printf(hg_audit_record_t *r, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char small[256], *text = small;
+    int n = vsnprintf(small, sizeof(small), fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        abort();
+    if ((size_t)n >= sizeof(small)) {
+        text = hg_xmalloc((size_t)n + 1);
+        va_start(ap, fmt);
+        vsnprintf(text, (size_t)n + 1, fmt, ap);
+        va_end(ap);
+    }
+    char *copy = hg_audit_record_strndup(r, text, (size_t)n);
+    if (text != small)
+        free(text);
     return copy;
 }
 
@@ -114,8 +136,8 @@ void hg_audit_record_add_pair(hg_audit_record_t *r, const char *from, const char
         r->pairs_cap = r->pairs_cap != 0 ? r->pairs_cap * 2 : 8;
         r->pairs = hg_xrealloc(r->pairs, 2 * r->pairs_cap * sizeof(*r->pairs));
     }
-    r->pairs[2 * r->num_pairs] = id_copy(r, from);
-    r->pairs[2 * r->num_pairs + 1] = id_copy(r, to);
+    r->pairs[2 * r->num_pairs] = hg_audit_record_strdup(r, from);
+    r->pairs[2 * r->num_pairs + 1] = hg_audit_record_strdup(r, to);
     ++r->num_pairs;
 }
 

@@ -600,10 +600,10 @@ Error:
     return NULL;
 }
 
-static char *col_text(sqlite3_stmt *st, int i)
+static char *col_text(hg_audit_record_t *r, sqlite3_stmt *st, int i)
 {
     const unsigned char *s = sqlite3_column_text(st, i);
-    return s != NULL ? hg_xstrdup((const char *)s) : NULL;
+    return s != NULL ? hg_audit_record_strndup(r, (const char *)s, (size_t)sqlite3_column_bytes(st, i)) : NULL;
 }
 
 static int64_t col_int(sqlite3_stmt *st, int i, int64_t absent)
@@ -621,34 +621,34 @@ hg_audit_record_t *hg_audit_sqlite_read_row(sqlite3_stmt *st, int first)
     hg_audit_record_t *r = hg_audit_record_new();
     int i = first;
     r->ts_ms = sqlite3_column_int64(st, i++);
-    r->request_id = col_text(st, i++);
-    r->route = col_text(st, i++);
-    r->method = col_text(st, i++);
-    r->path = col_text(st, i++);
+    r->request_id = col_text(r, st, i++);
+    r->route = col_text(r, st, i++);
+    r->method = col_text(r, st, i++);
+    r->path = col_text(r, st, i++);
     const unsigned char *decision = sqlite3_column_text(st, i++);
     r->decision = decision != NULL ? hg_audit_decision_find((const char *)decision) : NULL;
     r->status = (int)col_int(st, i++, 0);
     r->upstream_status = (int)col_int(st, i++, 0);
-    r->issuer = col_text(st, i++);
-    r->subject = col_text(st, i++);
-    r->client = col_text(st, i++);
-    r->scope_used = col_text(st, i++);
-    r->from_object_type = col_text(st, i++);
-    r->to_object_type = col_text(st, i++);
+    r->issuer = col_text(r, st, i++);
+    r->subject = col_text(r, st, i++);
+    r->client = col_text(r, st, i++);
+    r->scope_used = col_text(r, st, i++);
+    r->from_object_type = col_text(r, st, i++);
+    r->to_object_type = col_text(r, st, i++);
     r->inputs_received = col_int(st, i++, -1);
     r->inputs_forwarded = col_int(st, i++, -1);
     r->duplicates = col_int(st, i++, -1);
     r->coerced = col_int(st, i++, -1);
     r->dropped_fields = col_int(st, i++, -1);
-    r->hubspot_status = col_text(st, i++);
+    r->hubspot_status = col_text(r, st, i++);
     r->num_errors = col_int(st, i++, -1);
-    r->hubspot_correlation_id = col_text(st, i++);
+    r->hubspot_correlation_id = col_text(r, st, i++);
     r->duration_ms = col_ms(st, i++);
     r->upstream_ms = col_ms(st, i++);
-    r->body_sha256 = col_text(st, i++);
-    r->client_addr = col_text(st, i++);
-    r->user_agent = col_text(st, i++);
-    r->error = col_text(st, i++);
+    r->body_sha256 = col_text(r, st, i++);
+    r->client_addr = col_text(r, st, i++);
+    r->user_agent = col_text(r, st, i++);
+    r->error = col_text(r, st, i++);
     int type = sqlite3_column_type(st, i);
     if (type == SQLITE_BLOB || type == SQLITE_TEXT) {
         const void *p = type == SQLITE_BLOB ? sqlite3_column_blob(st, i) : (const void *)sqlite3_column_text(st, i);

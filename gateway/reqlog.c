@@ -16,18 +16,13 @@ struct st_hg_reqlog_t {
     hg_server_t *server;
 };
 
-static char *dup_iov(h2o_iovec_t v)
+static char *dup_iov(hg_audit_record_t *r, h2o_iovec_t v)
 {
-    return v.base != NULL ? hg_xstrndup(v.base, v.len) : NULL;
-}
-
-static char *dup_str(const char *s)
-{
-    return s != NULL ? hg_xstrdup(s) : NULL;
+    return v.base != NULL ? hg_audit_record_strndup(r, v.base, v.len) : NULL;
 }
 
 /* "1.2.3.4:5678" or "[::1]:5678" for the peer, without getnameinfo or printf (a tenth of their cost); NULL if none */
-static char *client_addr(h2o_req_t *req)
+static char *client_addr(hg_audit_record_t *r, h2o_req_t *req)
 {
     struct sockaddr_storage ss;
     if (req->conn->callbacks->get_peername(req->conn, (void *)&ss) == 0)
@@ -56,33 +51,33 @@ static char *client_addr(h2o_req_t *req)
     }
     *p++ = ':';
     p = hg_put_u64(p, port);
-    return hg_xstrndup(buf, (size_t)(p - buf));
+    return hg_audit_record_strndup(r, buf, (size_t)(p - buf));
 }
 
 static hg_audit_record_t *build_record(hg_server_t *s, h2o_req_t *req, hg_reqstate_t *st, double duration_ms, double upstream_ms)
 {
     hg_audit_record_t *r = s->audit != NULL ? hg_audit_record_take(s->audit) : hg_audit_record_new();
     r->ts_ms = (int64_t)st->started_ms;
-    r->request_id = hg_xstrdup(st->request_id);
-    r->route = st->route != NULL ? hg_xstrdup(st->route->name) : NULL;
-    r->method = dup_iov(req->input.method);
+    r->request_id = hg_audit_record_strdup(r, st->request_id);
+    r->route = st->route != NULL ? hg_audit_record_strdup(r, st->route->name) : NULL;
+    r->method = dup_iov(r, req->input.method);
     if (st->canonical_path[0] != '\0') {
-        r->path = hg_xstrdup(st->canonical_path);
+        r->path = hg_audit_record_strdup(r, st->canonical_path);
     } else {
         size_t plen = req->input.query_at != SIZE_MAX ? req->input.query_at : req->input.path.len;
-        r->path = hg_xstrndup(req->input.path.base, plen > 2048 ? 2048 : plen);
+        r->path = hg_audit_record_strndup(r, req->input.path.base, plen > 2048 ? 2048 : plen);
     }
     r->decision = st->decision;
     r->status = req->res.status;
     r->upstream_status = st->forwarded && strcmp(st->decision, HG_AUDIT_FORWARDED) == 0 ? req->res.status : 0;
     if (st->principal != NULL) {
-        r->issuer = dup_str(st->principal->issuer);
-        r->subject = dup_str(st->principal->subject);
-        r->client = dup_str(st->principal->client);
+        r->issuer = hg_audit_record_strdup(r, st->principal->issuer);
+        r->subject = hg_audit_record_strdup(r, st->principal->subject);
+        r->client = hg_audit_record_strdup(r, st->principal->client);
     }
-    r->scope_used = dup_str(st->scope_used);
-    r->from_object_type = st->from_type[0] != '\0' ? hg_xstrdup(st->from_type) : NULL;
-    r->to_object_type = st->to_type[0] != '\0' ? hg_xstrdup(st->to_type) : NULL;
+    r->scope_used = hg_audit_record_strdup(r, st->scope_used);
+    r->from_object_type = st->from_type[0] != '\0' ? hg_audit_record_strdup(r, st->from_type) : NULL;
+    r->to_object_type = st->to_type[0] != '\0' ? hg_audit_record_strdup(r, st->to_type) : NULL;
     if (st->has_body && st->route != NULL && st->route->body.mode == HG_NORMALIZE_ASSOCIATIONS) {
         r->inputs_received = (int64_t)st->body.received;
         r->inputs_forwarded = st->forwarded ? (int64_t)st->body.forwarded : 0;
@@ -97,19 +92,20 @@ static hg_audit_record_t *build_record(hg_server_t *s, h2o_req_t *req, hg_reqsta
         /* taken here, not on the way in: only an audit store wants it (req->entity is what was forwarded) */
         char sha[65];
         hg_sha256_hex(st->worker->sha256, req->entity.base, req->entity.len, sha);
-        r->body_sha256 = hg_xstrdup(sha);
+        r->body_sha256 = hg_audit_record_strdup(r, sha);
     }
-    r->hubspot_status = dup_str(st->hubspot_status);
+    r->hubspot_status = hg_audit_record_strdup(r, st->hubspot_status);
     r->num_errors = st->num_errors;
-    r->hubspot_correlation_id = dup_str(st->hubspot_correlation_id);
+    r->hubspot_correlation_id = hg_audit_record_strdup(r, st->hubspot_correlation_id);
     r->duration_ms = duration_ms;
     r->upstream_ms = upstream_ms;
-    r->client_addr = client_addr(req);
+    r->client_addr = client_addr(r, req);
     ssize_t ua = h2o_find_header(&req->headers, H2O_TOKEN_USER_AGENT, -1);
     if (ua >= 0)
-        r->user_agent = hg_xstrndup(req->headers.entries[ua].value.base,
+        r->user_agent =
+            hg_audit_record_strndup(r, req->headers.entries[ua].value.base,
                                     req->headers.entries[ua].value.len > 512 ? 512 : req->headers.entries[ua].value.len);
-    r->error = dup_str(st->error);
+    r->error = hg_audit_record_strdup(r, st->error);
     return r;
 }
 

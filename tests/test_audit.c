@@ -34,32 +34,32 @@ static hg_audit_record_t *full_record(int i)
 {
     hg_audit_record_t *r = hg_audit_record_new();
     r->ts_ms = 1714564800123LL + i; /* 2024-05-01T12:00:00.123Z */
-    r->request_id = hg_xasprintf("req-%d", i);
-    r->route = hg_xstrdup("create-default-associations");
-    r->method = hg_xstrdup("POST");
-    r->path = hg_xstrdup("/crm/v4/associations/contacts/companies/batch/associate/default");
+    r->request_id = hg_audit_record_printf(r, "req-%d", i);
+    r->route = hg_audit_record_strdup(r, "create-default-associations");
+    r->method = hg_audit_record_strdup(r, "POST");
+    r->path = hg_audit_record_strdup(r, "/crm/v4/associations/contacts/companies/batch/associate/default");
     r->decision = HG_AUDIT_FORWARDED;
     r->status = 200;
     r->upstream_status = 200;
-    r->issuer = hg_xstrdup("https://idp.example.internal");
-    r->subject = hg_xasprintf("user-%d", i % 3);
-    r->client = hg_xasprintf("svc-%d", i % 2);
-    r->scope_used = hg_xstrdup("crm.objects.contacts.write");
-    r->from_object_type = hg_xstrdup("contacts");
-    r->to_object_type = hg_xstrdup("companies");
+    r->issuer = hg_audit_record_strdup(r, "https://idp.example.internal");
+    r->subject = hg_audit_record_printf(r, "user-%d", i % 3);
+    r->client = hg_audit_record_printf(r, "svc-%d", i % 2);
+    r->scope_used = hg_audit_record_strdup(r, "crm.objects.contacts.write");
+    r->from_object_type = hg_audit_record_strdup(r, "contacts");
+    r->to_object_type = hg_audit_record_strdup(r, "companies");
     r->inputs_received = 3;
     r->inputs_forwarded = 2;
     r->duplicates = 1;
     r->coerced = 4;
     r->dropped_fields = 5;
-    r->hubspot_status = hg_xstrdup("COMPLETE");
+    r->hubspot_status = hg_audit_record_strdup(r, "COMPLETE");
     r->num_errors = 0;
-    r->hubspot_correlation_id = hg_xstrdup("aaaa-bbbb");
+    r->hubspot_correlation_id = hg_audit_record_strdup(r, "aaaa-bbbb");
     r->duration_ms = 12.3456;
     r->upstream_ms = 10.5;
-    r->body_sha256 = hg_xstrdup("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
-    r->client_addr = hg_xstrdup("127.0.0.1");
-    r->user_agent = hg_xstrdup("curl/8.0");
+    r->body_sha256 = hg_audit_record_strdup(r, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+    r->client_addr = hg_audit_record_strdup(r, "127.0.0.1");
+    r->user_agent = hg_audit_record_strdup(r, "curl/8.0");
     r->error = NULL;
     char from[32], to[32];
     snprintf(from, sizeof(from), "%d", 1000 + i);
@@ -227,7 +227,7 @@ END_TEST
 START_TEST(record_repairs_invalid_utf8_and_formats_ts)
 {
     hg_audit_record_t *r = hg_audit_record_new();
-    r->user_agent = hg_xstrdup("bad\xff\xc3(ok \xc3\xa9\xed\xa0\x80");
+    r->user_agent = hg_audit_record_strdup(r, "bad\xff\xc3(ok \xc3\xa9\xed\xa0\x80");
     json_t *j = hg_audit_record_to_json(r);
     ck_assert_str_eq(json_string_value(json_object_get(j, "user_agent")), "bad?"
                                                                           "?(ok \xc3\xa9?"
@@ -362,7 +362,7 @@ START_TEST(sqlite_round_trips_every_field)
             r->ts_ms = 1714564800000LL;
             r->decision = HG_AUDIT_REJECTED_AUTH;
             r->status = 401;
-            r->error = hg_xstrdup("token expired \"x\"\n");
+            r->error = hg_audit_record_strdup(r, "token expired \"x\"\n");
             r->num_errors = 0;
             r->inputs_received = 0;
             r->duration_ms = 0;
@@ -442,7 +442,7 @@ START_TEST(stored_records_are_taken_again_reset)
     json_decref(want);
     hg_audit_record_free(blank);
     /* filled again, it is stored in full */
-    r->request_id = hg_xstrdup("again");
+    r->request_id = hg_audit_record_strdup(r, "again");
     r->decision = HG_AUDIT_REJECTED_AUTH;
     r->status = 401;
     hg_audit_record_add_pair(r, "3", "4");

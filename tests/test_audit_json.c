@@ -86,10 +86,10 @@ static void string_fields(hg_audit_record_t *r, char **f[NUM_STRING_FIELDS])
     memcpy(f, all, sizeof(all));
 }
 
-static void set_string(char **field, const char *s)
+/* sets one of r's string fields to a copy of s in r's blocks (the old value stays there until a reset) */
+static void set_string(hg_audit_record_t *r, char **field, const char *s)
 {
-    free(*field);
-    *field = s != NULL ? hg_xstrdup(s) : NULL;
+    *field = hg_audit_record_strdup(r, s);
 }
 
 #define EMPTY_LINE_TAIL                                                                                                            \
@@ -114,33 +114,33 @@ static hg_audit_record_t *full_record(void)
 {
     hg_audit_record_t *r = hg_audit_record_new();
     r->ts_ms = 1714564800123LL;
-    r->request_id = hg_xstrdup("req-1");
-    r->route = hg_xstrdup("create-default-associations");
-    r->method = hg_xstrdup("POST");
-    r->path = hg_xstrdup("/crm/v4/associations/contacts/companies/batch/associate/default");
+    r->request_id = hg_audit_record_strdup(r, "req-1");
+    r->route = hg_audit_record_strdup(r, "create-default-associations");
+    r->method = hg_audit_record_strdup(r, "POST");
+    r->path = hg_audit_record_strdup(r, "/crm/v4/associations/contacts/companies/batch/associate/default");
     r->decision = HG_AUDIT_FORWARDED;
     r->status = 200;
     r->upstream_status = 207;
-    r->issuer = hg_xstrdup("https://idp.example.internal");
-    r->subject = hg_xstrdup("user-7");
-    r->client = hg_xstrdup("svc-a");
-    r->scope_used = hg_xstrdup("crm.objects.contacts.write");
-    r->from_object_type = hg_xstrdup("contacts");
-    r->to_object_type = hg_xstrdup("companies");
+    r->issuer = hg_audit_record_strdup(r, "https://idp.example.internal");
+    r->subject = hg_audit_record_strdup(r, "user-7");
+    r->client = hg_audit_record_strdup(r, "svc-a");
+    r->scope_used = hg_audit_record_strdup(r, "crm.objects.contacts.write");
+    r->from_object_type = hg_audit_record_strdup(r, "contacts");
+    r->to_object_type = hg_audit_record_strdup(r, "companies");
     r->inputs_received = 3;
     r->inputs_forwarded = 2;
     r->duplicates = 1;
     r->coerced = 0;
     r->dropped_fields = 4;
-    r->hubspot_status = hg_xstrdup("COMPLETE");
+    r->hubspot_status = hg_audit_record_strdup(r, "COMPLETE");
     r->num_errors = 0;
-    r->hubspot_correlation_id = hg_xstrdup("c0ffee");
+    r->hubspot_correlation_id = hg_audit_record_strdup(r, "c0ffee");
     r->duration_ms = 12.3456;
     r->upstream_ms = 10.0;
-    r->body_sha256 = hg_xstrdup("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
-    r->client_addr = hg_xstrdup("127.0.0.1");
-    r->user_agent = hg_xstrdup("curl/8.0");
-    r->error = hg_xstrdup("none");
+    r->body_sha256 = hg_audit_record_strdup(r, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+    r->client_addr = hg_audit_record_strdup(r, "127.0.0.1");
+    r->user_agent = hg_audit_record_strdup(r, "curl/8.0");
+    r->error = hg_audit_record_strdup(r, "none");
     hg_audit_record_add_pair(r, "101", "201");
     hg_audit_record_add_pair(r, "102", "202");
     return r;
@@ -190,7 +190,7 @@ START_TEST(escaping_literal)
 {
     hg_audit_record_t *r = hg_audit_record_new();
     r->ts_ms = 0;
-    r->user_agent = hg_xstrdup("a\"b\\c/d\x01\x1f\x7f\b\f\n\r\t\xc3\xa9\xff\xed\xa0\x80z");
+    r->user_agent = hg_audit_record_strdup(r, "a\"b\\c/d\x01\x1f\x7f\b\f\n\r\t\xc3\xa9\xff\xed\xa0\x80z");
     assert_line(r, "{\"ts\":\"1970-01-01T00:00:00.000Z\",\"request_id\":null,\"route\":null,\"method\":null,"
                    "\"path\":null,\"decision\":null,\"status\":null,\"upstream_status\":null,\"issuer\":null,"
                    "\"subject\":null,\"client\":null,\"scope_used\":null,\"from_object_type\":null,"
@@ -211,9 +211,9 @@ START_TEST(tricky_strings_in_every_field)
             char **fields[NUM_STRING_FIELDS];
             string_fields(r, fields);
             if (f < NUM_STRING_FIELDS)
-                set_string(fields[f], tricky[t]);
+                set_string(r, fields[f], tricky[t]);
             else if (f == NUM_STRING_FIELDS)
-                set_string(&r->error, tricky[t]);
+                set_string(r, &r->error, tricky[t]);
             else
                 r->decision = tricky[t];
             assert_same(r);
@@ -223,8 +223,8 @@ START_TEST(tricky_strings_in_every_field)
         char **fields[NUM_STRING_FIELDS];
         string_fields(r, fields);
         for (size_t f = 0; f != NUM_STRING_FIELDS; ++f)
-            set_string(fields[f], tricky[t]);
-        set_string(&r->error, tricky[t]);
+            set_string(r, fields[f], tricky[t]);
+        set_string(r, &r->error, tricky[t]);
         assert_same(r);
         hg_audit_record_free(r);
     }
@@ -556,9 +556,14 @@ static char *rand_string(uint64_t *state)
     return s;
 }
 
-static char *maybe_string(uint64_t *state)
+/* NULL, or a random string in r's blocks */
+static char *maybe_string(hg_audit_record_t *r, uint64_t *state)
 {
-    return next_rand(state) % 5 == 0 ? NULL : rand_string(state);
+    if (next_rand(state) % 5 == 0)
+        return NULL;
+    char *s = rand_string(state), *copy = hg_audit_record_strdup(r, s);
+    free(s);
+    return copy;
 }
 
 static int64_t rand_int(uint64_t *state, int64_t absent)
@@ -599,8 +604,8 @@ START_TEST(random_records)
         char **fields[NUM_STRING_FIELDS];
         string_fields(r, fields);
         for (size_t f = 0; f != NUM_STRING_FIELDS; ++f)
-            *fields[f] = maybe_string(&state);
-        r->error = maybe_string(&state);
+            *fields[f] = maybe_string(r, &state);
+        r->error = maybe_string(r, &state);
         r->decision = decisions[next_rand(&state) % (sizeof(decisions) / sizeof(decisions[0]))];
         r->status = (int)rand_int(&state, 0);
         r->upstream_status = (int)rand_int(&state, 0);

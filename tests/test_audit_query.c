@@ -63,10 +63,10 @@ static hg_audit_record_t *record_of(const row_t *row)
 {
     hg_audit_record_t *r = hg_audit_record_new();
     r->ts_ms = row->ts;
-    r->request_id = hg_xstrdup(row->request_id);
-    r->subject = hg_xstrdup(row->subject);
-    r->client = row->client != NULL ? hg_xstrdup(row->client) : NULL;
-    r->route = row->route != NULL ? hg_xstrdup(row->route) : NULL;
+    r->request_id = hg_audit_record_strdup(r, row->request_id);
+    r->subject = hg_audit_record_strdup(r, row->subject);
+    r->client = hg_audit_record_strdup(r, row->client);
+    r->route = hg_audit_record_strdup(r, row->route);
     r->decision = row->decision;
     r->status = row->status;
     for (size_t i = 0; i < 4 && row->pairs[i] != NULL; i += 2)
@@ -331,10 +331,10 @@ static hg_audit_record_t *record_of_many(const many_t *m)
 {
     hg_audit_record_t *r = hg_audit_record_new();
     r->ts_ms = m->ts;
-    r->request_id = hg_xstrdup(m->request_id);
-    r->subject = hg_xstrdup(m->subject);
-    r->client = hg_xstrdup(m->client);
-    r->route = hg_xstrdup(m->route);
+    r->request_id = hg_audit_record_strdup(r, m->request_id);
+    r->subject = hg_audit_record_strdup(r, m->subject);
+    r->client = hg_audit_record_strdup(r, m->client);
+    r->route = hg_audit_record_strdup(r, m->route);
     r->decision = m->decision;
     r->status = m->status;
     for (int p = 0; p != m->npairs; ++p)
@@ -512,7 +512,7 @@ static void *insert_loop(void *arg)
     inserter_t *ins = arg;
     while (!atomic_load(&ins->stop)) {
         hg_audit_record_t *r = hg_audit_record_new();
-        r->request_id = hg_xasprintf("%d", ++ins->submitted);
+        r->request_id = hg_audit_record_printf(r, "%d", ++ins->submitted);
         if (hg_audit_submit(ins->a, r) != 0)
             break;
         if (ins->submitted % 64 == 0)
@@ -786,8 +786,9 @@ START_TEST(cli_table)
     r->duration_ms = 12.345;
     ck_assert_int_eq(hg_audit_submit(a, r), 0);
     r = record_of(&rows[1]);
-    r->error = hg_xstrdup("token expired\x1b[31m \xc3\xa9\xc2\x9b, and this error message goes on and on for so long that the "
-                          "table has to cut it somewhere");
+    r->error = hg_audit_record_strdup(
+        r, "token expired\x1b[31m \xc3\xa9\xc2\x9b, and this error message goes on and on for so long that the "
+           "table has to cut it somewhere");
     r->subject[0] = 'B';
     ck_assert_int_eq(hg_audit_submit(a, r), 0);
     char *db = hg_xstrdup(hg_audit_sqlite_path(a));

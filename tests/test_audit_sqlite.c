@@ -130,7 +130,7 @@ START_TEST(pairs_are_stored_compactly_and_read_back_exactly)
     static const size_t sizes[] = {2, 3, 0};
     for (int i = 0; i != 3; ++i) {
         hg_audit_record_t *r = record(now, sets[i], sizes[i]);
-        r->request_id = hg_xasprintf("p%d", i + 1);
+        r->request_id = hg_audit_record_printf(r, "p%d", i + 1);
         ck_assert_int_eq(hg_audit_submit(a, r), 0);
     }
     ck_assert_int_eq(hg_audit_sync(a, 3000), 0);
@@ -159,7 +159,7 @@ START_TEST(pairs_are_stored_compactly_and_read_back_exactly)
         ASSERT_IDS(db_path, "object_id", "99999999999999999", "");
         /* a record 11 minutes after the first seals the block with it (the first time; then it opens the next) */
         hg_audit_record_t *r = record(now + 11 * 60 * 1000, NULL, 0);
-        r->request_id = hg_xstrdup("later");
+        r->request_id = hg_audit_record_strdup(r, "later");
         ck_assert_int_eq(hg_audit_submit(a, r), 0);
         ck_assert_int_eq(hg_audit_sync(a, 3000), 0);
         char *blocks = audittest_blocks(db_path);
@@ -286,12 +286,12 @@ START_TEST(blocks_seal_at_each_limit_and_hold_every_key)
     kept[n++] = record(now + 2000, NULL, 0);
     kept[n++] = record(now + 2000 + 10 * 60 * 1000, NULL, 0); /* ten minutes after the one before */
     for (size_t i = 0; i != n; ++i) {
-        kept[i]->request_id = hg_xasprintf("k%zu", i);
-        kept[i]->subject = hg_xstrdup(i % 2 ? "odd" : "even");
+        kept[i]->request_id = hg_audit_record_printf(kept[i], "k%zu", i);
+        kept[i]->subject = hg_audit_record_strdup(kept[i], i % 2 ? "odd" : "even");
         /* the writer frees what it is given: submit a copy */
         hg_audit_record_t *copy = record(kept[i]->ts_ms, (const char *const *)kept[i]->pairs, kept[i]->num_pairs);
-        copy->request_id = hg_xstrdup(kept[i]->request_id);
-        copy->subject = hg_xstrdup(kept[i]->subject);
+        copy->request_id = hg_audit_record_strdup(copy, kept[i]->request_id);
+        copy->subject = hg_audit_record_strdup(copy, kept[i]->subject);
         ck_assert_int_eq(hg_audit_submit(a, copy), 0);
     }
     ck_assert_int_eq(hg_audit_sync(a, 10000), 0);
@@ -346,7 +346,7 @@ START_TEST(open_block_is_rebuilt_after_a_restart)
         hg_audit_t *a = start_tuned(dir, &t);
         for (int i = 0; i != 500; ++i) {
             hg_audit_record_t *r = record(now, p, run == 0 && i == 7);
-            r->request_id = hg_xasprintf("run%d-%d", run, i);
+            r->request_id = hg_audit_record_printf(r, "run%d-%d", run, i);
             ck_assert_int_eq(hg_audit_submit(a, r), 0);
         }
         hg_audit_free(a);
@@ -355,7 +355,7 @@ START_TEST(open_block_is_rebuilt_after_a_restart)
     ck_assert_str_eq(blocks, "1-1024:1024");
     free(blocks);
     hg_audit_record_t *r = record(now, p, 1);
-    r->request_id = hg_xstrdup("run0-7");
+    r->request_id = hg_audit_record_strdup(r, "run0-7");
     ck_assert(audittest_block_holds(db_path, 1024, r));
     hg_audit_record_free(r);
     ASSERT_IDS(db_path, "object_id", "41", "run0-7");
