@@ -4,6 +4,7 @@
  * one machine reads the same on another. See audit_index.h.
  */
 #include "audit_index.h"
+#include "audit_pairs.h"
 #include "util.h"
 
 #include <endian.h>
@@ -63,18 +64,24 @@ static void push_text(hg_audit_keys_t *k, int kind, const char *s)
         keys_push(k, hg_audit_key(kind, s, strlen(s)));
 }
 
-uint64_t hg_audit_object_key(const char *id)
+uint64_t hg_audit_object_number_key(uint64_t number)
 {
-    uint64_t v = 0;
-    size_t n = 0;
-    for (unsigned d; n != 18 && (d = (unsigned)(id[n] - '0')) <= 9; ++n)
-        v = v * 10 + d;
-    if (id[n] == '\0' && n != 0 && (id[0] != '0' || n == 1))
-        return mix(0x3c6ef372fe94f82bULL ^ v); /* a number: one mix instead of hashing its digits */
-    return hg_audit_key(HG_AUDIT_KEY_OBJECT, id, n + strlen(id + n));
+    return mix(0x3c6ef372fe94f82bULL ^ number); /* one mix instead of hashing the digits */
 }
 
-void hg_audit_keys_of(const hg_audit_record_t *r, hg_audit_keys_t *fields, hg_audit_keys_t *objects)
+uint64_t hg_audit_object_key(const char *id)
+{
+    size_t n;
+    int64_t number = hg_audit_id_number(id, &n);
+    return number >= 0 ? hg_audit_object_number_key((uint64_t)number) : hg_audit_key(HG_AUDIT_KEY_OBJECT, id, n);
+}
+
+void hg_audit_keys_push(hg_audit_keys_t *k, uint64_t key)
+{
+    keys_push(k, key);
+}
+
+void hg_audit_field_keys(const hg_audit_record_t *r, hg_audit_keys_t *fields)
 {
     push_text(fields, HG_AUDIT_KEY_REQUEST_ID, r->request_id);
     push_text(fields, HG_AUDIT_KEY_SUBJECT, r->subject);
@@ -86,6 +93,11 @@ void hg_audit_keys_of(const hg_audit_record_t *r, hg_audit_keys_t *fields, hg_au
         keys_push(fields, hg_audit_key(HG_AUDIT_KEY_STATUS, status, 3));
         keys_push(fields, hg_audit_key(HG_AUDIT_KEY_STATUS_CLASS, status, 1));
     }
+}
+
+void hg_audit_keys_of(const hg_audit_record_t *r, hg_audit_keys_t *fields, hg_audit_keys_t *objects)
+{
+    hg_audit_field_keys(r, fields);
     for (size_t i = 0; i != 2 * r->num_pairs; ++i)
         keys_push(objects, hg_audit_object_key(r->pairs[i]));
 }
@@ -100,7 +112,8 @@ size_t hg_audit_bloom_size(size_t nkeys)
  * A split block Bloom filter (as Apache Parquet specifies one): the key's high half picks one 32-byte
  * block, its low half one bit in each of the block's eight 32-bit words, through eight odd multipliers.
  * A key costs one cache line to add or test, against eight for a classic filter, for slightly more false
- * positives at the same size. Bit b of word w is bit b % 8 of byte 4 w + b / 8, whatever the machine.
+ * positives at the same size. Words are stored little-endian: bit b of word w is bit b % 8 of byte
+ * 4 w + b / 8, whatever the machine.
  */
 static const uint32_t salt[8] = {0x47b6137bU, 0x44974d91U, 0x8824ad5bU, 0xa2b7289dU,
                                  0x705495c7U, 0x2df1424bU, 0x9efc4947U, 0x5c6bfb31U};
@@ -111,15 +124,25 @@ static uint8_t *block_of(uint8_t *bloom, size_t bytes, uint64_t key)
     return bloom + 32 * (size_t)(((key >> 32) * blocks) >> 32);
 }
 
+/* the key's mask for each of a block's eight words: one bit per word */
+static void masks_of(uint64_t key, uint32_t mask[8])
+{
+    for (unsigned w = 0; w != 8; ++w)
+        mask[w] = 1u << (((uint32_t)key * salt[w]) >> 27);
+}
+
+/* the block's words as stored: little-endian 32-bit words (plain loads and stores on little-endian machines) */
 void hg_audit_bloom_build(const uint64_t *keys, size_t nkeys, uint8_t *bloom, size_t bytes)
 {
     memset(bloom, 0, bytes);
     for (size_t k = 0; k != nkeys; ++k) {
         uint8_t *block = block_of(bloom, bytes, keys[k]);
-        for (unsigned w = 0; w != 8; ++w) {
-            unsigned bit = ((uint32_t)keys[k] * salt[w]) >> 27;
-            block[4 * w + bit / 8] |= (uint8_t)(1u << (bit % 8));
-        }
+        uint32_t words[8], mask[8];
+        memcpy(words, block, sizeof(words));
+        masks_of(keys[k], mask);
+        for (unsigned w = 0; w != 8; ++w) /* eight lanes: the compiler makes this one vector operation */
+            words[w] |= htole32(mask[w]);
+        memcpy(block, words, sizeof(words));
     }
 }
 
@@ -127,11 +150,11 @@ int hg_audit_bloom_may_contain(const uint8_t *bloom, size_t bytes, uint64_t key)
 {
     if (bytes < 32)
         return 1;
-    const uint8_t *block = block_of((uint8_t *)bloom, bytes, key);
-    for (unsigned w = 0; w != 8; ++w) {
-        unsigned bit = ((uint32_t)key * salt[w]) >> 27;
-        if ((block[4 * w + bit / 8] & (1u << (bit % 8))) == 0)
+    uint32_t words[8], mask[8];
+    memcpy(words, block_of((uint8_t *)bloom, bytes, key), sizeof(words));
+    masks_of(key, mask);
+    for (unsigned w = 0; w != 8; ++w)
+        if ((le32toh(words[w]) & mask[w]) == 0)
             return 0;
-    }
     return 1;
 }

@@ -52,7 +52,12 @@ uint64_t hg_audit_key(int kind, const char *s, size_t n);
  * hg_audit_key(HG_AUDIT_KEY_OBJECT, id). Writer and query both use this.
  */
 uint64_t hg_audit_object_key(const char *id);
-/* appends the keys of r's filterable fields to `fields` and of its forwarded object ids to `objects` */
+/* the key of an object id that is the number `number` (see hg_audit_id_number) */
+uint64_t hg_audit_object_number_key(uint64_t number);
+void hg_audit_keys_push(hg_audit_keys_t *k, uint64_t key);
+/* appends the keys of r's filterable fields to `fields` */
+void hg_audit_field_keys(const hg_audit_record_t *r, hg_audit_keys_t *fields);
+/* the same, and the keys of its forwarded object ids to `objects` */
 void hg_audit_keys_of(const hg_audit_record_t *r, hg_audit_keys_t *fields, hg_audit_keys_t *objects);
 
 /* bytes of the filter for nkeys keys (at least 64) */

@@ -31,8 +31,7 @@ static void put_varint(hg_audit_blob_t *b, uint64_t v)
     b->buf[b->len++] = (uint8_t)v;
 }
 
-/* one pass over an id: its length, and its value when it is 1 to 18 digits without a leading zero (else -1) */
-static int64_t scan_id(const char *s, size_t *len)
+int64_t hg_audit_id_number(const char *s, size_t *len)
 {
     int64_t v = 0;
     size_t n = 0;
@@ -46,12 +45,12 @@ static int64_t scan_id(const char *s, size_t *len)
     return -1;
 }
 
-void hg_audit_pairs_encode(const hg_audit_record_t *r, hg_audit_blob_t *b)
+void hg_audit_pairs_encode(const hg_audit_record_t *r, hg_audit_blob_t *b, hg_audit_keys_t *keys)
 {
     b->len = 0;
     for (size_t i = 0; i != 2 * r->num_pairs; ++i) {
         size_t n;
-        int64_t v = scan_id(r->pairs[i], &n);
+        int64_t v = hg_audit_id_number(r->pairs[i], &n);
         reserve(b, 10 + n);
         if (v >= 0) {
             put_varint(b, (uint64_t)v << 1);
@@ -60,6 +59,9 @@ void hg_audit_pairs_encode(const hg_audit_record_t *r, hg_audit_blob_t *b)
             memcpy(b->buf + b->len, r->pairs[i], n);
             b->len += n;
         }
+        if (keys != NULL)
+            hg_audit_keys_push(keys, v >= 0 ? hg_audit_object_number_key((uint64_t)v)
+                                            : hg_audit_key(HG_AUDIT_KEY_OBJECT, r->pairs[i], n));
     }
 }
 

@@ -15,6 +15,7 @@
 #define HUBGATE_AUDIT_PAIRS_H
 
 #include "audit.h"
+#include "audit_index.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -25,8 +26,17 @@ typedef struct st_hg_audit_blob_t {
     size_t len, cap;
 } hg_audit_blob_t;
 
-/* replaces b's contents with the encoding of r's pairs (empty when r has none) */
-void hg_audit_pairs_encode(const hg_audit_record_t *r, hg_audit_blob_t *b);
+/*
+ * One pass over an id: its length in *len, and its value when it is 1 to 18
+ * digits without a leading zero (stored as a number), else -1.
+ */
+int64_t hg_audit_id_number(const char *id, size_t *len);
+/*
+ * Replaces b's contents with the encoding of r's pairs (empty when r has
+ * none) and, unless `keys` is NULL, appends each id's object key
+ * (audit_index.h) to it, from the same pass over the id.
+ */
+void hg_audit_pairs_encode(const hg_audit_record_t *r, hg_audit_blob_t *b, hg_audit_keys_t *keys);
 /*
  * Adds the pairs stored in [p, p + n) to r: binary when `binary`, else version
  * 2's JSON text. Returns 0, or -1 when the bytes are malformed (r then holds

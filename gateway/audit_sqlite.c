@@ -234,7 +234,8 @@ static void fail(hg_audit_sqlite_t *s, const char *what, char *err, size_t errle
 
 /* the block index */
 
-static void block_add(block_t *b, int64_t id, const hg_audit_record_t *r)
+/* adds record `id` to the open block; its object keys too unless they are there already (insert_one) */
+static void block_add(block_t *b, int64_t id, const hg_audit_record_t *r, int objects_added)
 {
     if (b->records == 0) {
         b->first_id = id;
@@ -246,7 +247,10 @@ static void block_add(block_t *b, int64_t id, const hg_audit_record_t *r)
     if (r->ts_ms > b->max_ts)
         b->max_ts = r->ts_ms;
     ++b->records;
-    hg_audit_keys_of(r, &b->fields, &b->objects);
+    if (objects_added)
+        hg_audit_field_keys(r, &b->fields);
+    else
+        hg_audit_keys_of(r, &b->fields, &b->objects);
 }
 
 static int block_full(const block_t *b)
@@ -311,7 +315,7 @@ static int rebuild_block(hg_audit_sqlite_t *s, char *err, size_t errlen)
     free(sql);
     while (rc == SQLITE_ROW && (rc = sqlite3_step(st)) == SQLITE_ROW) {
         hg_audit_record_t *r = hg_audit_sqlite_read_row(st, 1);
-        block_add(&s->block, sqlite3_column_int64(st, 0), r);
+        block_add(&s->block, sqlite3_column_int64(st, 0), r, 0);
         hg_audit_record_free(r);
         if (block_full(&s->block) && block_seal(s) != 0)
             rc = SQLITE_ERROR;
@@ -452,7 +456,7 @@ static int insert_one(hg_audit_sqlite_t *s, const hg_audit_record_t *r)
     bind_text(st, ++i, r->user_agent);
     bind_text(st, ++i, r->error);
     if (r->num_pairs != 0) {
-        hg_audit_pairs_encode(r, &s->pairs);
+        hg_audit_pairs_encode(r, &s->pairs, &s->block.objects); /* the object keys from the same pass */
         sqlite3_bind_blob(st, ++i, s->pairs.buf, (int)s->pairs.len, SQLITE_STATIC);
     } else {
         sqlite3_bind_null(st, ++i);
@@ -461,7 +465,7 @@ static int insert_one(hg_audit_sqlite_t *s, const hg_audit_record_t *r)
     sqlite3_clear_bindings(st);
     if (rc != 0)
         return -1;
-    block_add(&s->block, sqlite3_last_insert_rowid(s->db), r);
+    block_add(&s->block, sqlite3_last_insert_rowid(s->db), r, 1);
     return block_full(&s->block) ? block_seal(s) : 0;
 }
 
