@@ -217,14 +217,21 @@ static void free_records(hg_audit_record_t **recs, size_t n)
         hg_audit_record_free(recs[i]);
 }
 
-/* stored records go back to the producers (mutex held); only those beyond the spare room are freed here */
+/*
+ * Stored records go back to the producers. Called without the mutex: the records that will not fit (by
+ * the unlocked count) are freed first, outside it; the rest are handed over under it (and the few that
+ * find the room taken meanwhile are freed there). Returns with the mutex held, as the writer loop wants.
+ */
 static void recycle_records(hg_audit_t *a, hg_audit_record_t **recs, size_t n)
 {
-    size_t keep = SPARE_RECORDS - a->num_spare < n ? SPARE_RECORDS - a->num_spare : n;
-    memcpy(a->spare + a->num_spare, recs, keep * sizeof(*recs));
-    a->num_spare += keep;
-    atomic_store(&a->num_spare_hint, a->num_spare);
+    size_t room = SPARE_RECORDS - atomic_load(&a->num_spare_hint), keep = n < room ? n : room;
     free_records(recs + keep, n - keep);
+    pthread_mutex_lock(&a->mutex);
+    size_t fits = SPARE_RECORDS - a->num_spare < keep ? SPARE_RECORDS - a->num_spare : keep;
+    memcpy(a->spare + a->num_spare, recs, fits * sizeof(*recs));
+    a->num_spare += fits;
+    atomic_store(&a->num_spare_hint, a->num_spare);
+    free_records(recs + fits, keep - fits);
 }
 
 hg_audit_record_t *hg_audit_record_take(hg_audit_t *a)
@@ -421,9 +428,11 @@ static void *writer_main(void *arg)
         }
         pthread_mutex_unlock(&a->mutex);
         int rc = write_batch(a, batch, n, &sqlite_done, &jsonl_done, err, sizeof(err));
-        pthread_mutex_lock(&a->mutex);
+        if (rc == 0)
+            recycle_records(a, batch, n); /* takes the mutex */
+        else
+            pthread_mutex_lock(&a->mutex);
         if (rc == 0) {
-            recycle_records(a, batch, n);
             count_batch(a, n);
             n = 0;
             next_commit = mono_ms() + a->tuning.commit_interval_ms;
