@@ -268,7 +268,7 @@ static void store_error(hg_violations_t *errors, const char *message)
 
 /* the filters that the block index can rule out: their keys, in the fields filter or the objects filter */
 typedef struct {
-    uint64_t fields[8], objects[1];
+    uint64_t fields[6], objects[1]; /* request id, subject, client, route, decision, status; one object id */
     size_t nfields, nobjects;
 } keys_t;
 
