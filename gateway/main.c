@@ -96,8 +96,8 @@ static void reload(hg_server_t *server, hg_log_t *log, const char *path)
     log_restart_needed(log, old, config);
     hg_config_release(old);
     __atomic_store_n(&log->level, config->log.level, __ATOMIC_RELAXED);
+    __atomic_add_fetch(&server->reloads_ok, 1, __ATOMIC_RELAXED); /* before any worker can answer with it */
     hg_server_swap_config(server, config);
-    __atomic_add_fetch(&server->reloads_ok, 1, __ATOMIC_RELAXED);
     hg_log(log, HG_LOG_INFO, "reload", "configuration reloaded from %s", path);
 }
 

@@ -559,7 +559,10 @@ class TestReload(OpsCase):
         self.assertEqual(set(routes[:-1]) - {ROUTE}, set(), routes)
         self.assertEqual(post(gw, tok).status, 200)
         old = len(routes) - 1
-        after = wait_metrics(gw, lambda m: m.requests("forwarded", 200, route="renamed") == 2, "2 on the renamed route")
+        # the success is counted once the main thread has handed the configuration to every worker, which can
+        # be a moment after a worker already answers with it
+        after = wait_metrics(gw, lambda m: m.requests("forwarded", 200, route="renamed") == 2 and reloads(m, "success") == 1,
+                             "2 on the renamed route, 1 reload")
         self.assertEqual(after.requests("forwarded", 200), 3 + old)
         self.assertEqual(reloads(after, "success"), 1)
         self.assertEqual((after.get("hubgate_jwt_cache_misses_total"), after.get("hubgate_jwt_cache_hits_total")), (2, 3 + old))
