@@ -7,6 +7,7 @@
 #include "outcome.h"
 #include "reqstate.h"
 #include "server.h"
+#include "util.h"
 
 #include <stdio.h>
 #include <stdlib.h>

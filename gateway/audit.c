@@ -37,6 +37,7 @@ struct st_hg_audit_t {
     /* the stores: writer thread only */
     hg_audit_sqlite_t *sqlite;
     hg_audit_jsonl_t *jsonl;
+    hg_sha256_t *sha256; /* body_sha256 of the records that bring their forwarded body */
 
     pthread_mutex_t mutex;
     pthread_cond_t wake;     /* to the writer: records, stop, sync */
@@ -427,6 +428,8 @@ static void *writer_main(void *arg)
             continue;
         }
         pthread_mutex_unlock(&a->mutex);
+        for (size_t i = 0; i != n; ++i)
+            hg_audit_record_finish(batch[i], a->sha256);
         int rc = write_batch(a, batch, n, &sqlite_done, &jsonl_done, err, sizeof(err));
         if (rc == 0)
             recycle_records(a, batch, n); /* takes the mutex */
@@ -466,6 +469,8 @@ int hg_audit_start(hg_audit_t *a, hg_violations_t *errors)
     if (a->tuning.retention_batch == 0)
         a->tuning.retention_batch = 1;
     a->ring = hg_xcalloc(a->tuning.queue_capacity, sizeof(*a->ring));
+    if (a->sha256 == NULL)
+        a->sha256 = hg_sha256_new();
     if (a->sqlite_path != NULL)
         a->sqlite = hg_audit_sqlite_new(a->sqlite_path, a->tuning.busy_timeout_ms);
     if (a->jsonl_path != NULL)
@@ -583,6 +588,7 @@ void hg_audit_free(hg_audit_t *a)
         return;
     hg_audit_stop(a, 0);
     free_records(a->spare, a->num_spare);
+    hg_sha256_free(a->sha256);
     pthread_mutex_destroy(&a->mutex);
     pthread_cond_destroy(&a->wake);
     pthread_cond_destroy(&a->progress);

@@ -66,6 +66,10 @@ typedef struct st_hg_audit_record_t {
     char *hubspot_correlation_id;
     double duration_ms, upstream_ms; /* < 0 = absent */
     char *body_sha256, *client_addr, *user_agent, *error;
+    /* the forwarded bytes, in the record's blocks, when body_sha256 is still to be taken from them (by the
+       writer thread: hashing is not an event loop's job); NULL otherwise. Never stored or printed. */
+    const char *forwarded;
+    size_t forwarded_len;
     char **pairs;     /* 2 * num_pairs ids: from0, to0, from1, to1, ... (the forwarded inputs) */
     size_t num_pairs; /* pairs held */
     size_t pairs_cap; /* pairs allocated (hg_audit_record_add_pair grows it) */
@@ -82,6 +86,11 @@ void hg_audit_record_reset(hg_audit_record_t *r);
 char *hg_audit_record_strdup(hg_audit_record_t *r, const char *s);
 char *hg_audit_record_strndup(hg_audit_record_t *r, const char *s, size_t len);
 char *hg_audit_record_printf(hg_audit_record_t *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* keeps a copy of the forwarded body for hg_audit_record_finish, which sets body_sha256 from it */
+void hg_audit_record_set_forwarded(hg_audit_record_t *r, const char *body, size_t len);
+/* sets body_sha256 from the forwarded copy, if any, with the caller's hasher (util.h), and drops the copy */
+struct st_hg_sha256_t;
+void hg_audit_record_finish(hg_audit_record_t *r, struct st_hg_sha256_t *sha256);
 /* appends one forwarded (from, to) pair; both ids are copied */
 void hg_audit_record_add_pair(hg_audit_record_t *r, const char *from, const char *to);
 /*

@@ -36,8 +36,9 @@ struct st_hg_audit_idblock_t {
     char bytes[];
 };
 
-#define KEEP_PAIRS 256     /* a reset record keeps a pairs array up to this size */
-#define ID_BLOCK_SIZE 4000 /* bytes of strings per block: the fields and 100 pairs of 10-digit ids in one */
+#define KEEP_PAIRS 256         /* a reset record keeps a pairs array up to this size */
+#define KEEP_BLOCK (16 * 1024) /* and a block up to this size: 1024 spare records hold at most 16 MB */
+#define ID_BLOCK_SIZE 4000     /* bytes of strings per block: the fields and 100 pairs of 10-digit ids in one */
 
 hg_audit_record_t *hg_audit_record_new(void)
 {
@@ -46,24 +47,38 @@ hg_audit_record_t *hg_audit_record_new(void)
     return r;
 }
 
-/* drops every string (all in the blocks) and every block but the newest; keeps the pairs array; sets every field absent */
+/*
+ * Drops every string (all in the blocks) and every block but the largest, which a recycled record then
+ * fills first (a large forwarded body would otherwise cost a large allocation each time); keeps the pairs
+ * array; sets every field absent.
+ */
 static void clear(hg_audit_record_t *r)
 {
-    struct st_hg_audit_idblock_t *newest = r->id_blocks;
-    if (newest != NULL) {
-        for (struct st_hg_audit_idblock_t *b = newest->next, *next; b != NULL; b = next) {
-            next = b->next;
+    struct st_hg_audit_idblock_t *largest = NULL;
+    for (struct st_hg_audit_idblock_t *b = r->id_blocks, *next; b != NULL; b = next) {
+        next = b->next;
+        if (largest == NULL || b->size > largest->size) {
+            free(largest);
+            largest = b;
+        } else {
             free(b);
         }
-        newest->next = NULL;
-        newest->used = 0;
+    }
+    if (largest != NULL) {
+        if (largest->size > KEEP_BLOCK) { /* but not a huge one */
+            free(largest);
+            largest = NULL;
+        } else {
+            largest->next = NULL;
+            largest->used = 0;
+        }
     }
     if (r->pairs_cap > KEEP_PAIRS) { /* a rare large body should not pin its array in a recycled record */
         free(r->pairs);
         r->pairs = NULL;
         r->pairs_cap = 0;
     }
-    *r = (hg_audit_record_t){.pairs = r->pairs, .pairs_cap = r->pairs_cap, .id_blocks = newest};
+    *r = (hg_audit_record_t){.pairs = r->pairs, .pairs_cap = r->pairs_cap, .id_blocks = largest};
     r->inputs_received = r->inputs_forwarded = r->duplicates = r->coerced = r->dropped_fields = -1;
     r->num_errors = -1;
     r->duration_ms = r->upstream_ms = -1;
@@ -90,7 +105,7 @@ char *hg_audit_record_strndup(hg_audit_record_t *r, const char *s, size_t len)
     size_t n = len + 1;
     struct st_hg_audit_idblock_t *b = r->id_blocks;
     if (b == NULL || b->size - b->used < n) {
-        size_t size = n > ID_BLOCK_SIZE ? n : ID_BLOCK_SIZE;
+        size_t size = n > ID_BLOCK_SIZE ? n + ID_BLOCK_SIZE : ID_BLOCK_SIZE; /* a big string leaves room for the rest */
         b = hg_xmalloc(sizeof(*b) + size);
         b->next = r->id_blocks;
         b->used = 0;
@@ -128,6 +143,23 @@ char *hg_audit_record_printf(hg_audit_record_t *r, const char *fmt, ...)
     if (text != small)
         free(text);
     return copy;
+}
+
+void hg_audit_record_set_forwarded(hg_audit_record_t *r, const char *body, size_t len)
+{
+    r->forwarded = hg_audit_record_strndup(r, body, len);
+    r->forwarded_len = len;
+}
+
+void hg_audit_record_finish(hg_audit_record_t *r, hg_sha256_t *sha256)
+{
+    if (r->forwarded == NULL)
+        return;
+    char hex[65];
+    hg_sha256_hex(sha256, r->forwarded, r->forwarded_len, hex);
+    r->body_sha256 = hg_audit_record_strndup(r, hex, 64);
+    r->forwarded = NULL;
+    r->forwarded_len = 0;
 }
 
 void hg_audit_record_add_pair(hg_audit_record_t *r, const char *from, const char *to)

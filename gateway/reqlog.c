@@ -88,12 +88,8 @@ static hg_audit_record_t *build_record(hg_server_t *s, h2o_req_t *req, hg_reqsta
             for (size_t i = 0; i != st->body.num_pairs; ++i)
                 hg_audit_record_add_pair(r, st->body.pairs[2 * i], st->body.pairs[2 * i + 1]);
     }
-    if (st->forwarded && req->entity.base != NULL) {
-        /* taken here, not on the way in: only an audit store wants it (req->entity is what was forwarded) */
-        char sha[65];
-        hg_sha256_hex(st->worker->sha256, req->entity.base, req->entity.len, sha);
-        r->body_sha256 = hg_audit_record_strdup(r, sha);
-    }
+    if (st->forwarded && req->entity.base != NULL && s->audit != NULL)
+        hg_audit_record_set_forwarded(r, req->entity.base, req->entity.len); /* the writer hashes it */
     r->hubspot_status = hg_audit_record_strdup(r, st->hubspot_status);
     r->num_errors = st->num_errors;
     r->hubspot_correlation_id = hg_audit_record_strdup(r, st->hubspot_correlation_id);

@@ -219,7 +219,6 @@ int hg_server_start(hg_server_t *s)
         w->server = s;
         w->index = i;
         w->metrics = hg_metrics_new();
-        w->sha256 = hg_sha256_new();
         hg_rng_seed(&w->rng);
         h2o_context_init(&w->ctx, h2o_evloop_create(), &s->globalconf);
         h2o_multithread_register_receiver(w->ctx.queue, &w->receiver, on_message);
@@ -346,7 +345,6 @@ void hg_server_dispose(hg_server_t *s)
         hg_auth_cache_free(w->auth_cache);
         hg_config_release(w->config);
         hg_metrics_free(w->metrics);
-        hg_sha256_free(w->sha256);
         free(w->listeners);
     }
     free(s->workers);

@@ -31,7 +31,6 @@
 #include "log.h"
 #include "metrics.h"
 #include "reqid.h"
-#include "util.h"
 
 typedef struct st_hg_server_t hg_server_t;
 
@@ -50,7 +49,6 @@ typedef struct st_hg_worker_t {
     hg_auth_cache_t *auth_cache; /* belongs to config->auth */
     hg_metrics_t *metrics;       /* written by this thread only; read when scraped */
     hg_rng_t rng;                /* request ids; this thread only */
-    hg_sha256_t *sha256;         /* the audit's body_sha256; this thread only */
     size_t inflight;             /* atomic: requests with a live state */
     int listening, exiting;
 } hg_worker_t;

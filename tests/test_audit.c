@@ -467,6 +467,43 @@ START_TEST(stored_records_are_taken_again_reset)
 }
 END_TEST
 
+/*
+ * A record that brings its forwarded body gets body_sha256 from the writer thread, in both stores, and the
+ * body itself is stored nowhere.
+ */
+START_TEST(body_sha256_is_taken_by_the_writer)
+{
+    char *dir = audittest_tmpdir("hg-audit");
+    hg_audit_t *a = new_audit("{\"sqlite\": \"a.db\", \"jsonl\": \"a.jsonl\", \"retention_days\": 36500}", dir);
+    start(a);
+    static const char body[] = "{\"inputs\":[{\"from\":{\"id\":\"1\"},\"to\":{\"id\":\"2\"}}]}";
+    hg_audit_record_t *r = hg_audit_record_take(a);
+    r->request_id = hg_audit_record_strdup(r, "with-body");
+    hg_audit_record_set_forwarded(r, body, strlen(body));
+    ck_assert_ptr_null(r->body_sha256); /* nothing hashed on the submitting thread */
+    ck_assert_int_eq(hg_audit_submit(a, r), 0);
+    ck_assert_int_eq(hg_audit_sync(a, 3000), 0);
+    char want[65];
+    hg_sha256_hex(NULL, body, strlen(body), want);
+    char *db_path = hg_path_join(dir, "a.db"), *jsonl_path = hg_path_join(dir, "a.jsonl");
+    json_t *back = read_back(db_path);
+    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(back, 0), "body_sha256")), want);
+    json_decref(back);
+    size_t len;
+    char *text = hg_read_file(jsonl_path, &len);
+    json_t *line = json_loads(text, JSON_DISABLE_EOF_CHECK, NULL);
+    ck_assert_str_eq(json_string_value(json_object_get(line, "body_sha256")), want);
+    ck_assert_ptr_null(strstr(text, "{\"from\":{\"id\"")); /* the body is not in the line */
+    json_decref(line);
+    free(text);
+    hg_audit_free(a);
+    free(db_path);
+    free(jsonl_path);
+    audittest_rm_rf(dir);
+    free(dir);
+}
+END_TEST
+
 START_TEST(stop_writes_everything_queued)
 {
     char *dir = audittest_tmpdir("hg-audit");
@@ -1031,6 +1068,7 @@ int main(void)
     tcase_set_timeout(tc, 20);
     tcase_add_test(tc, sqlite_round_trips_every_field);
     tcase_add_test(tc, stored_records_are_taken_again_reset);
+    tcase_add_test(tc, body_sha256_is_taken_by_the_writer);
     tcase_add_test(tc, stop_writes_everything_queued);
     tcase_add_test(tc, start_fails_on_unopenable_store);
     suite_add_tcase(s, tc);
