@@ -4,7 +4,6 @@
  * one machine reads the same on another. See audit_index.h.
  */
 #include "audit_index.h"
-#include "audit_pairs.h"
 #include "util.h"
 
 #include <endian.h>
@@ -62,6 +61,20 @@ static void push_text(hg_audit_keys_t *k, int kind, const char *s)
 {
     if (s != NULL)
         keys_push(k, hg_audit_key(kind, s, strlen(s)));
+}
+
+int64_t hg_audit_id_number(const char *s, size_t *len)
+{
+    int64_t v = 0;
+    size_t n = 0;
+    for (unsigned d; n != HG_AUDIT_ID_MAX_NUMBER_DIGITS && (d = (unsigned)(s[n] - '0')) <= 9; ++n)
+        v = v * 10 + d;
+    if (s[n] == '\0' && n != 0 && (s[0] != '0' || n == 1)) {
+        *len = n;
+        return v;
+    }
+    *len = n + strlen(s + n);
+    return -1;
 }
 
 uint64_t hg_audit_object_number_key(uint64_t number)

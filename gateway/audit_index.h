@@ -52,6 +52,13 @@ uint64_t hg_audit_key(int kind, const char *s, size_t n);
  * hg_audit_key(HG_AUDIT_KEY_OBJECT, id). Writer and query both use this.
  */
 uint64_t hg_audit_object_key(const char *id);
+/*
+ * One pass over an object id: its length in *len, and its value when it is 1
+ * to HG_AUDIT_ID_MAX_NUMBER_DIGITS digits without a leading zero (what the
+ * index keys, and the pairs column stores, as a number), else -1.
+ */
+#define HG_AUDIT_ID_MAX_NUMBER_DIGITS 18 /* 10^18 - 1 < 2^63: twice the value still fits in 64 bits */
+int64_t hg_audit_id_number(const char *id, size_t *len);
 /* the key of an object id that is the number `number` (see hg_audit_id_number) */
 uint64_t hg_audit_object_number_key(uint64_t number);
 void hg_audit_keys_push(hg_audit_keys_t *k, uint64_t key);

@@ -10,8 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_NUMBER_DIGITS 18 /* 10^18 - 1 < 2^63: h = 2 * value still fits in 64 bits */
-
 static void reserve(hg_audit_blob_t *b, size_t more)
 {
     if (b->len + more <= b->cap)
@@ -29,20 +27,6 @@ static void put_varint(hg_audit_blob_t *b, uint64_t v)
         v >>= 7;
     }
     b->buf[b->len++] = (uint8_t)v;
-}
-
-int64_t hg_audit_id_number(const char *s, size_t *len)
-{
-    int64_t v = 0;
-    size_t n = 0;
-    for (unsigned d; n != MAX_NUMBER_DIGITS && (d = (unsigned)(s[n] - '0')) <= 9; ++n)
-        v = v * 10 + d;
-    if (s[n] == '\0' && n != 0 && (s[0] != '0' || n == 1)) {
-        *len = n;
-        return v;
-    }
-    *len = n + strlen(s + n);
-    return -1;
 }
 
 void hg_audit_pairs_encode(const hg_audit_record_t *r, hg_audit_blob_t *b, hg_audit_keys_t *keys)

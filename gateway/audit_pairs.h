@@ -27,11 +27,6 @@ typedef struct st_hg_audit_blob_t {
 } hg_audit_blob_t;
 
 /*
- * One pass over an id: its length in *len, and its value when it is 1 to 18
- * digits without a leading zero (stored as a number), else -1.
- */
-int64_t hg_audit_id_number(const char *id, size_t *len);
-/*
  * Replaces b's contents with the encoding of r's pairs (empty when r has
  * none) and, unless `keys` is NULL, appends each id's object key
  * (audit_index.h) to it, from the same pass over the id.
