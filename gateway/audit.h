@@ -29,6 +29,7 @@
 #ifndef HUBGATE_AUDIT_H
 #define HUBGATE_AUDIT_H
 
+#include "util.h"
 #include "violation.h"
 
 #include <jansson.h>
@@ -88,9 +89,8 @@ char *hg_audit_record_strndup(hg_audit_record_t *r, const char *s, size_t len);
 char *hg_audit_record_printf(hg_audit_record_t *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* keeps a copy of the forwarded body for hg_audit_record_finish, which sets body_sha256 from it */
 void hg_audit_record_set_forwarded(hg_audit_record_t *r, const char *body, size_t len);
-/* sets body_sha256 from the forwarded copy, if any, with the caller's hasher (util.h), and drops the copy */
-struct st_hg_sha256_t;
-void hg_audit_record_finish(hg_audit_record_t *r, struct st_hg_sha256_t *sha256);
+/* sets body_sha256 from the forwarded copy, if any, with the caller's hasher, and drops the copy */
+void hg_audit_record_finish(hg_audit_record_t *r, hg_sha256_t *sha256);
 /* appends one forwarded (from, to) pair; both ids are copied */
 void hg_audit_record_add_pair(hg_audit_record_t *r, const char *from, const char *to);
 /*
