@@ -56,6 +56,17 @@ static hg_config_t *load(const char *path, hg_violations_t *errors)
     return hg_config_load(path, errors);
 }
 
+/* the configuration at path, or NULL with every problem printed to stderr (startup and -t) */
+static hg_config_t *load_or_print(const char *path)
+{
+    hg_violations_t errors;
+    hg_config_t *config = load(path, &errors);
+    if (config == NULL)
+        print_problems(&errors);
+    hg_violations_clear(&errors);
+    return config;
+}
+
 static void log_restart_needed(hg_log_t *log, const hg_config_t *old, const hg_config_t *new)
 {
     int listeners_changed = old->num_listeners != new->num_listeners;
@@ -104,13 +115,9 @@ static void reload(hg_server_t *server, hg_log_t *log, const char *path)
 static int serve(const char *path)
 {
     hg_log_t log = {HG_LOG_INFO};
-    hg_violations_t errors;
-    hg_config_t *config = load(path, &errors);
-    if (config == NULL) {
-        print_problems(&errors);
-        hg_violations_clear(&errors);
+    hg_config_t *config = load_or_print(path);
+    if (config == NULL)
         return 1;
-    }
     log.level = config->log.level;
 
     /* every thread started from here on inherits this mask: signals are taken by sigwait below */
@@ -126,6 +133,8 @@ static int serve(const char *path)
     hg_audit_t *audit = NULL;
     if (config->audit == NULL || !json_is_null(json_object_get(config->audit, "sqlite")) ||
         json_is_string(json_object_get(config->audit, "jsonl"))) {
+        hg_violations_t errors;
+        hg_violations_init(&errors, HG_VIOLATIONS_MAX);
         json_t *empty = json_object();
         audit = hg_audit_new(config->audit != NULL ? config->audit : empty, config->basedir, &errors);
         json_decref(empty);
@@ -135,6 +144,7 @@ static int serve(const char *path)
             hg_violations_clear(&errors);
             return 1;
         }
+        hg_violations_clear(&errors);
     }
     hg_auth_start(config->auth);
 
@@ -218,13 +228,9 @@ int main(int argc, char **argv)
         return 2;
     }
     if (test) {
-        hg_violations_t errors;
-        hg_config_t *config = load(path, &errors);
-        if (config == NULL) {
-            print_problems(&errors);
-            hg_violations_clear(&errors);
+        hg_config_t *config = load_or_print(path);
+        if (config == NULL)
             return 1;
-        }
         hg_config_release(config);
         printf("configuration OK\n");
         return 0;
