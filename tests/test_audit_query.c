@@ -327,19 +327,13 @@ static void make_many(many_t *m, size_t n)
     }
 }
 
+/* the record through record_of, the rows' own maker */
 static hg_audit_record_t *record_of_many(const many_t *m)
 {
-    hg_audit_record_t *r = hg_audit_record_new();
-    r->ts_ms = m->ts;
-    r->request_id = hg_audit_record_strdup(r, m->request_id);
-    r->subject = hg_audit_record_strdup(r, m->subject);
-    r->client = hg_audit_record_strdup(r, m->client);
-    r->route = hg_audit_record_strdup(r, m->route);
-    r->decision = m->decision;
-    r->status = m->status;
-    for (int p = 0; p != m->npairs; ++p)
-        hg_audit_record_add_pair(r, m->pairs[2 * p], m->pairs[2 * p + 1]);
-    return r;
+    row_t row = {m->request_id, m->subject, m->client, m->route, m->decision, m->status, m->ts, {NULL}};
+    for (int p = 0; p != 2 * m->npairs; ++p)
+        row.pairs[p] = m->pairs[p];
+    return record_of(&row);
 }
 
 typedef struct {
